@@ -1,0 +1,3 @@
+from smtpshell.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Everything the program takes from its surroundings, injectable for tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+
+@dataclass
+class Environment:
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @property
+    def interactive(self) -> bool:
+        return _isatty(self.stdin) and _isatty(self.stdout)
+
+    @property
+    def data_dir(self) -> Path:
+        # platformdirs honours XDG_DATA_HOME, which is how tests keep out of ~.
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("smtpshell", appauthor=False))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

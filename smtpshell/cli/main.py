@@ -1,0 +1,118 @@
+"""The command line: the one place that wires parts together and maps errors to
+exit statuses (0 success, 1 failure, 2 usage, 130 interrupted)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from smtpshell import __version__
+from smtpshell.cli.environment import Environment
+from smtpshell.core.target import (
+    ArgumentParser,
+    ConnectTarget,
+    add_session_arguments,
+    add_tls_arguments,
+    target_from_args,
+)
+from smtpshell.errors import SmtpShellError, UsageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SUBCOMMANDS = ("serve",)
+
+DESCRIPTION = """\
+Talk to SMTP servers by hand: an interactive shell over plain TCP, STARTTLS or
+implicit TLS, with coloured replies and helpers.
+
+subcommands:
+  smtpshell serve ...    run the embedded local SMTP server (smtpshell serve --help)
+"""
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="smtpshell",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--connect", metavar="HOST[:PORT]", help="connect on start (port 25, or 465 with --tls)"
+    )
+    add_tls_arguments(parser)
+    add_session_arguments(parser)
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start the embedded server on loopback and connect to it",
+    )
+    parser.add_argument("--no-history", action="store_true", help="keep no command history on disk")
+    parser.add_argument("--version", action="version", version=f"smtpshell {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+    env = env or Environment()
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(args, env)
+    except UsageError as exc:
+        print(f"smtpshell: error: {exc}", file=env.stderr)
+        return EXIT_USAGE
+    except SmtpShellError as exc:
+        print(f"smtpshell: {exc}", file=env.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("", file=env.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: list[str], env: Environment) -> int:
+    if args and args[0] == "serve":
+        return _serve(args[1:], env)
+    parser = build_parser()
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    if options.demo and options.connect:
+        raise UsageError("--demo and --connect exclude each other")
+    target = target_from_args(options.connect, options) if options.connect else None
+    if options.demo:
+        return _demo(options, env)
+    return _shell(target, options, env)
+
+
+def _shell(target: ConnectTarget | None, options: argparse.Namespace, env: Environment) -> int:
+    from smtpshell.render.theme import make_console
+    from smtpshell.shell.app import Shell, ShellConfig
+
+    console = make_console(env.stdout, colour=None if env.environ is None else _colour(env))
+    history = None if options.no_history else env.data_dir / "history"
+    shell = Shell(console, ShellConfig(history_file=history), interactive=env.interactive)
+    return asyncio.run(shell.run(target, env.stdin))
+
+
+def _colour(env: Environment) -> bool:
+    from smtpshell.render.theme import colour_wanted
+
+    return colour_wanted(env.stdout, env.environ)
+
+
+def _serve(args: list[str], env: Environment) -> int:
+    from smtpshell.server import command
+
+    parser = ArgumentParser(prog="smtpshell serve", description="Run the embedded SMTP server.")
+    command.configure_parser(parser)
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return command.run(options, env.stdout, env.stderr)
+
+
+def _demo(options: argparse.Namespace, env: Environment) -> int:
+    from smtpshell.cli.demo import run_demo
+
+    return run_demo(options, env, _shell)

@@ -1,0 +1,435 @@
+"""An SMTP client session: connection, TLS, reply correlation and SMTP state.
+
+No terminal code here: everything observable is emitted as an event (see events.py).
+Two command paths: ``send`` returns any reply (the shell shows a 550 in red),
+``execute`` raises :class:`NegativeReply` for 4xx/5xx (the sender).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections import deque
+from collections.abc import AsyncIterable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smtpshell.core.endpoint import Endpoint, TlsMode
+from smtpshell.core.events import (
+    Closed,
+    Connected,
+    Event,
+    Listener,
+    Notice,
+    Origin,
+    Received,
+    Sent,
+    TlsStarted,
+)
+from smtpshell.core.stream import SmtpStream
+from smtpshell.core.tls import TlsInfo, client_context, explain_tls_failure, tls_info
+from smtpshell.errors import (
+    ConnectionClosed,
+    NegativeReply,
+    NetworkError,
+    NotConnected,
+    ProtocolError,
+    SmtpShellError,
+    SmtpTimeout,
+    TlsError,
+)
+from smtpshell.protocol.commands import (
+    auth_initial_response,
+    check_data_line,
+    encode_command,
+    verb_of,
+)
+from smtpshell.protocol.dotstuff import END_OF_DATA, MAX_TEXT_LINE_OCTETS, DataEncoder, stuff_line
+from smtpshell.protocol.ehlo import Capabilities, parse_ehlo
+from smtpshell.protocol.reply import Reply
+
+GREETING = "<greeting>"
+END_DATA = "<end of data>"
+AUTH_RESPONSE = "<auth response>"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    cafile: Path | None = None
+    insecure: bool = False
+
+    def context(self) -> ssl.SSLContext:
+        return client_context(self.cafile, self.insecure)
+
+
+@dataclass
+class _Pending:
+    verb: str
+    future: asyncio.Future[Reply] = field(repr=False)
+
+
+class Session:
+    """One connection to one server at a time."""
+
+    def __init__(self, listener: Listener | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+        self._listeners: list[Listener] = [listener] if listener else []
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self.endpoint: Endpoint | None = None
+        self.tls: TlsInfo | None = None
+        self.tls_settings = TlsSettings()
+        self.greeting: Reply | None = None
+        self.capabilities: Capabilities | None = None
+        self.in_data = False
+        self.auth_pending = False
+        self._stream: SmtpStream | None = None
+        self._pending: deque[_Pending] = deque()
+        self._closed_reported = True
+
+    # -- observers ----------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    @property
+    def connected(self) -> bool:
+        return self._stream is not None
+
+    # -- connecting ---------------------------------------------------------
+
+    async def connect(
+        self,
+        endpoint: Endpoint,
+        mode: TlsMode = TlsMode.PLAIN,
+        tls: TlsSettings | None = None,
+        helo: str = "localhost",
+    ) -> Reply:
+        """Connect, read the greeting and, for ``TlsMode.STARTTLS``, upgrade."""
+        if self.connected:
+            await self.close()
+        self._reset_state()
+        self.tls_settings = tls or TlsSettings()
+        context = self.tls_settings.context() if mode is TlsMode.IMPLICIT else None
+        loop = asyncio.get_running_loop()
+        greeting = self._expect(GREETING)
+        stream = SmtpStream(
+            lambda transport: self._on_made(stream, transport, endpoint, mode),
+            self._on_reply,
+            self._on_protocol_error,
+            self._on_lost,
+        )
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: stream,
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=context,
+                    server_hostname=endpoint.host if context else None,
+                ),
+                self.timeout,
+            )
+        except BaseException as exc:
+            self._pending.clear()
+            raise _connect_error(exc, endpoint, mode, self.timeout) from exc
+        reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
+        if mode is TlsMode.STARTTLS:
+            await self._negotiate_starttls(helo)
+        return reply
+
+    def _on_made(
+        self, stream: SmtpStream, transport: asyncio.Transport, endpoint: Endpoint, mode: TlsMode
+    ) -> None:
+        # Runs before create_connection returns, and before the greeting is parsed.
+        self._stream = stream
+        self._closed_reported = False
+        self.endpoint = endpoint
+        if mode is TlsMode.IMPLICIT:
+            self.tls = _describe(transport, self.tls_settings)
+        peer = transport.get_extra_info("peername")
+        self._emit(Connected(endpoint, mode, _format_peer(peer), self.tls))
+
+    async def _negotiate_starttls(self, helo: str) -> None:
+        ehlo = await self.send(f"EHLO {helo}", origin=Origin.AUTO)
+        if ehlo.code != 250 or self.capabilities is None:
+            await self._abort(TlsError(f"EHLO failed ({ehlo.code}): cannot ask for STARTTLS"))
+        elif not self.capabilities.has("STARTTLS"):
+            await self._abort(
+                TlsError("the server does not offer STARTTLS; not continuing in plain text")
+            )
+        reply = await self.send("STARTTLS", origin=Origin.AUTO)
+        if reply.code != 220:
+            await self._abort(TlsError(f"the server refused STARTTLS: {reply.code} {reply.text}"))
+
+    async def _abort(self, error: SmtpShellError) -> None:
+        self._fail(error)
+        raise error
+
+    # -- commands -----------------------------------------------------------
+
+    async def send(self, line: str, origin: Origin = Origin.USER) -> Reply:
+        """Send one command line (or AUTH response) and wait for its reply, whatever it is."""
+        return await self._wait(self.send_nowait(line, origin), verb_of(line) or "the line")
+
+    def send_nowait(self, line: str, origin: Origin = Origin.USER) -> asyncio.Future[Reply]:
+        """Send without waiting (pipelining, RFC 2920); the future resolves with the reply."""
+        stream = self._require_stream()
+        data = encode_command(line)
+        if self.auth_pending:
+            verb, public, secret = AUTH_RESPONSE, "", True
+        elif auth_initial_response(line):
+            # RFC 4954 4: the initial response is a credential; only "AUTH MECH" may show.
+            verb, secret = "AUTH", True
+            public = " ".join(line.split()[:2])
+        else:
+            verb, public, secret = verb_of(line), line, False
+        future = self._expect(verb)
+        assert stream.transport is not None
+        stream.transport.write(data)
+        self._emit(Sent(public, secret, origin))
+        return future
+
+    async def execute(self, line: str, origin: Origin = Origin.AUTO) -> Reply:
+        """Send and require a 2xx or 3xx reply."""
+        reply = await self.send(line, origin)
+        if not reply.is_positive:
+            raise NegativeReply(verb_of(line), reply.code, reply.text)
+        return reply
+
+    async def send_data_line(self, line: str, origin: Origin = Origin.USER) -> Reply | None:
+        """One line of message text after 354. A line of only "." ends the message."""
+        if line == ".":
+            return await self.end_data(origin)
+        stream = self._require_stream()
+        check_data_line(line)
+        raw = line.encode("utf-8")
+        if len(raw) > MAX_TEXT_LINE_OCTETS:
+            self._emit(
+                Notice(
+                    f"this line is {len(raw)} octets; RFC 5321 4.5.3.1.6 allows "
+                    f"{MAX_TEXT_LINE_OCTETS}, servers may reject or break it",
+                    "warning",
+                )
+            )
+        assert stream.transport is not None
+        stream.transport.write(stuff_line(raw))
+        self._emit(Sent(line, origin=origin, in_data=True))
+        return None
+
+    async def end_data(self, origin: Origin = Origin.USER) -> Reply:
+        stream = self._require_stream()
+        future = self._expect(END_DATA)
+        assert stream.transport is not None
+        stream.transport.write(END_OF_DATA)
+        self._emit(Sent(".", origin=origin, in_data=True))
+        return await self._wait(future, "the end of data")
+
+    async def send_message(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> Reply:
+        """Stream a whole message after 354: CRLF-normalised, dot-stuffed, then ".".
+
+        Flow control keeps memory flat however large the message is.
+        """
+        stream = self._require_stream()
+        encoder = DataEncoder()
+        sent = 0
+        async for chunk in _aiter(chunks):
+            data = encoder.feed(chunk)
+            if data:
+                self._write(stream, data)
+                sent += len(data)
+                await stream.drain()
+        tail = encoder.finish()
+        future = self._expect(END_DATA)
+        self._write(stream, tail)
+        summary = f"<message: {sent + len(tail) - len(END_OF_DATA)} bytes>"
+        self._emit(Sent(summary, origin=Origin.AUTO, in_data=True))
+        return await self._wait(future, "the end of data")
+
+    def _write(self, stream: SmtpStream, data: bytes) -> None:
+        if stream.transport is None or stream.transport.is_closing():
+            raise ConnectionClosed("the connection is closed")
+        stream.transport.write(data)
+
+    async def close(self) -> None:
+        """Close from our side (no QUIT: that is for the user or the sender to send)."""
+        stream = self._stream
+        if stream is None:
+            return
+        self._finish(ConnectionClosed("connection closed"), "connection closed", by_peer=False)
+        if stream.transport is not None:
+            stream.transport.close()
+        await asyncio.sleep(0)
+
+    # -- reply correlation --------------------------------------------------
+
+    def _expect(self, verb: str) -> asyncio.Future[Reply]:
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        # Nobody may await a future failed by a disconnect: mark it retrieved.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._pending.append(_Pending(verb, future))
+        return future
+
+    async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
+        # The time-out bounds the whole reply (a server dripping one byte a second
+        # would never trip a per-read time-out); shield keeps the reply correlated
+        # if the caller is cancelled (Ctrl-C in the shell).
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        except TimeoutError:
+            error = SmtpTimeout(
+                f"no complete reply to {what} within {self.timeout:g} s{hint}; connection closed"
+            )
+            self._fail(error)
+            raise error from None
+
+    def _on_reply(self, reply: Reply) -> None:
+        pending = self._pending.popleft() if self._pending else None
+        if pending is None:
+            self._emit(Received(reply, None, unsolicited=True))
+            return
+        self._apply(pending.verb, reply)
+        self._emit(Received(reply, pending.verb))
+        if pending.verb == "STARTTLS" and reply.code == 220:
+            assert self._stream is not None
+            self._stream.hold_for_tls()
+            asyncio.get_running_loop().create_task(self._upgrade(pending.future, reply))
+            return
+        if not pending.future.done():
+            pending.future.set_result(reply)
+
+    def _apply(self, verb: str, reply: Reply) -> None:
+        """SMTP state that follows from a reply to ``verb``."""
+        if verb == GREETING:
+            self.greeting = reply
+        elif verb in ("EHLO", "LHLO") and reply.code == 250:
+            self.capabilities = parse_ehlo(reply)
+        elif verb == "HELO" and reply.code == 250:
+            self.capabilities = None
+        elif verb == "DATA" and reply.code == 354:
+            self.in_data = True
+        elif verb == END_DATA:
+            self.in_data = False
+        if verb in ("AUTH", AUTH_RESPONSE):
+            self.auth_pending = reply.code == 334
+
+    async def _upgrade(self, future: asyncio.Future[Reply], reply: Reply) -> None:
+        stream, endpoint = self._stream, self.endpoint
+        assert stream is not None and stream.transport is not None and endpoint is not None
+        loop = asyncio.get_running_loop()
+        try:
+            context = self.tls_settings.context()
+            transport = await loop.start_tls(
+                stream.transport, stream, context, server_hostname=endpoint.host
+            )
+        except (ssl.SSLError, OSError, TlsError) as exc:
+            message = (
+                str(exc)
+                if isinstance(exc, TlsError)
+                else explain_tls_failure(exc, endpoint.host, TlsMode.STARTTLS)
+            )
+            self._fail(TlsError(message))
+            if not future.done():
+                future.set_exception(TlsError(message))
+            return
+        except asyncio.CancelledError:
+            self._fail(ConnectionClosed("TLS handshake cancelled"))
+            raise
+        assert transport is not None
+        dropped = stream.resume_after_tls(transport)
+        if dropped:
+            self._emit(
+                Notice(
+                    f"discarded {dropped} bytes the server sent in plain text after its 220 "
+                    "(possible STARTTLS response injection, RFC 3207 5)",
+                    "warning",
+                )
+            )
+        # RFC 3207 4.2: forget everything learned before TLS; a new EHLO is needed.
+        self.capabilities = None
+        self.tls = _describe(transport, self.tls_settings)
+        self._emit(TlsStarted(self.tls))
+        if not future.done():
+            future.set_result(reply)
+
+    # -- failures -----------------------------------------------------------
+
+    def _on_protocol_error(self, exc: ProtocolError) -> None:
+        self._fail(ProtocolError(f"{exc}; connection closed"))
+
+    def _on_lost(self, exc: Exception | None) -> None:
+        reason = "connection closed by the server" if exc is None else f"connection lost: {exc}"
+        self._finish(ConnectionClosed(reason), reason, by_peer=True)
+
+    def _fail(self, error: SmtpShellError) -> None:
+        """Close after an error: a desynchronised stream is never reused."""
+        stream = self._stream
+        self._finish(error, str(error), by_peer=False)
+        if stream is not None and stream.transport is not None:
+            stream.transport.abort()
+
+    def _finish(self, error: SmtpShellError, reason: str, by_peer: bool) -> None:
+        self._stream = None
+        self.in_data = False
+        self.auth_pending = False
+        while self._pending:
+            pending = self._pending.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(error)
+        if not self._closed_reported:
+            self._closed_reported = True
+            self._emit(Closed(reason, by_peer))
+
+    def _require_stream(self) -> SmtpStream:
+        if self._stream is None:
+            raise NotConnected("not connected (use connect HOST[:PORT])")
+        return self._stream
+
+
+async def _aiter(chunks: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
+    if isinstance(chunks, AsyncIterable):
+        async for chunk in chunks:
+            yield chunk
+    else:
+        for chunk in chunks:
+            yield chunk
+
+
+def _describe(transport: asyncio.BaseTransport, settings: TlsSettings) -> TlsInfo:
+    return tls_info(transport.get_extra_info("ssl_object"), verified=not settings.insecure)
+
+
+def _format_peer(peer: object) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(Endpoint(str(peer[0]), int(peer[1])))
+    return str(peer)
+
+
+def _greeting_hint(endpoint: Endpoint, mode: TlsMode) -> str:
+    if mode is not TlsMode.IMPLICIT and endpoint.port == 465:
+        return " (port 465 usually expects implicit TLS: try --tls)"
+    return ""
+
+
+def _connect_error(
+    exc: BaseException, endpoint: Endpoint, mode: TlsMode, timeout: float
+) -> BaseException:
+    if isinstance(exc, TimeoutError):
+        return SmtpTimeout(f"connecting to {endpoint} timed out after {timeout:g} s")
+    if isinstance(exc, ssl.SSLError):
+        return TlsError(explain_tls_failure(exc, endpoint.host, mode))
+    if isinstance(exc, socket.gaierror):
+        return NetworkError(f"cannot resolve {endpoint.host!r}: {exc.strerror}")
+    if isinstance(exc, OSError):
+        return NetworkError(f"cannot connect to {endpoint}: {exc.strerror or exc}")
+    return exc

@@ -1,0 +1,61 @@
+"""One exception hierarchy for the whole package.
+
+Every error a user can cause or meet carries a one-line message in ``str(exc)``;
+the command line prints that line and never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SmtpShellError(Exception):
+    """Root of every error smtpshell raises on purpose."""
+
+
+class UsageError(SmtpShellError):
+    """Bad command-line options or local-command arguments."""
+
+
+class CommandRejected(SmtpShellError, ValueError):
+    """A line we refuse to send (it would inject a second command)."""
+
+
+class ProtocolError(SmtpShellError):
+    """The server sent something that is not an SMTP reply."""
+
+
+class ReplyTooLong(ProtocolError):
+    """A reply line or a whole reply exceeded our bounds."""
+
+
+class NetworkError(SmtpShellError, ConnectionError):
+    """Connecting failed or the connection broke."""
+
+
+class ConnectionClosed(NetworkError):
+    """The connection is closed (by the server, or after an error)."""
+
+
+class TlsError(NetworkError):
+    """The TLS handshake or certificate verification failed."""
+
+
+class SmtpTimeout(SmtpShellError, TimeoutError):
+    """No complete reply (or connection) within the time-out."""
+
+
+class NotConnected(SmtpShellError):
+    """A command needs a connection and there is none."""
+
+
+class NegativeReply(SmtpShellError):
+    """A 4xx or 5xx reply on the checked command path (the sender)."""
+
+    def __init__(self, command: str, code: int, text: str) -> None:
+        super().__init__(f"{command}: server replied {code} {text}".rstrip())
+        self.command = command
+        self.code = code
+        self.text = text
+
+    @property
+    def transient(self) -> bool:
+        return 400 <= self.code < 500

@@ -1,0 +1,73 @@
+"""Client command lines: verbs, validation and encoding."""
+
+from __future__ import annotations
+
+from smtpshell.errors import CommandRejected
+
+# IANA "SMTP Service Extensions" verbs plus the historic ones (RFC 821, 1985, 2645,
+# 4954, 3030) and common vendor verbs. Local shell commands must never use one.
+SMTP_VERBS = frozenset(
+    {
+        "HELO", "EHLO", "LHLO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "VRFY",
+        "EXPN", "HELP", "NOOP", "QUIT", "STARTTLS", "AUTH", "ETRN", "ATRN",
+        "TURN", "SEND", "SOML", "SAML", "XCLIENT", "XFORWARD", "XEXCH50",
+        "X-EXPS", "X-LINK2STATE", "VERB", "ONEX", "XUSR", "XADR", "XQUE",
+        "XSTA", "XTRN", "XGEN", "BURL", "PRIV", "TICK", "TIME", "XAUTH",
+        "EMAL", "ESAM", "ESND", "ESOM", "EVFY",
+    }
+)  # fmt: skip
+
+# RFC 5321 4.5.3.1.4: 512 octets including CRLF; we only warn, servers differ.
+MAX_COMMAND_OCTETS = 512
+
+
+def verb_of(line: str) -> str:
+    """The command verb of a line, upper-cased (``"mail from:<a>"`` gives ``"MAIL"``)."""
+    head = line.lstrip().split(" ", 1)[0].split("\t", 1)[0]
+    return head.upper()
+
+
+def check_command(line: str) -> None:
+    """Refuse control characters in a command line.
+
+    CR, LF or NUL would end the command early and smuggle a second one
+    (CPython bpo-43124, aiosmtplib GHSA-v3q9-hj7j-63hq); other C0 characters and
+    DEL have no business in SMTP commands either. TAB is allowed.
+    """
+    for char in line:
+        code = ord(char)
+        if (code < 0x20 and char != "\t") or code == 0x7F:
+            raise CommandRejected(
+                f"refusing to send a control character ({_name(char)}) in a command"
+            )
+
+
+def check_data_line(line: str) -> None:
+    """A message line may hold most characters, but never a bare CR or LF or NUL."""
+    for bad in ("\r", "\n", "\x00"):
+        if bad in line:
+            raise CommandRejected(
+                f"refusing to send {_name(bad)} inside a message line "
+                "(bare CR/LF enable SMTP smuggling, CVE-2023-51764)"
+            )
+
+
+def encode_command(line: str) -> bytes:
+    """Validate a command line and return it as UTF-8 bytes ending in CRLF."""
+    check_command(line)
+    return line.encode("utf-8") + b"\r\n"
+
+
+def auth_initial_response(line: str) -> bool:
+    """True when ``line`` is ``AUTH <mechanism> <initial-response>`` (RFC 4954 4)."""
+    parts = line.split()
+    return len(parts) >= 3 and parts[0].upper() == "AUTH"
+
+
+def is_starttls(line: str) -> bool:
+    return line.strip().upper() == "STARTTLS"
+
+
+def _name(char: str) -> str:
+    names = {"\r": "CR", "\n": "LF", "\x00": "NUL", "\x7f": "DEL", "\x1b": "ESC"}
+    return names.get(char, f"0x{ord(char):02X}")

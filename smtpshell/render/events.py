@@ -1,0 +1,93 @@
+"""Turns session events into coloured lines on a rich console."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from smtpshell.core.events import (
+    Closed,
+    Connected,
+    Event,
+    Notice,
+    Origin,
+    Received,
+    Sent,
+    TlsStarted,
+)
+from smtpshell.core.tls import TlsInfo
+from smtpshell.protocol.auth import decode_challenge
+from smtpshell.protocol.reply import Reply, ReplyClass, split_enhanced
+from smtpshell.render.text import visible
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+_CLASS_STYLE = {
+    ReplyClass.POSITIVE: "reply.positive",
+    ReplyClass.INTERMEDIATE: "reply.intermediate",
+    ReplyClass.TRANSIENT: "reply.transient",
+    ReplyClass.PERMANENT: "reply.permanent",
+    ReplyClass.UNKNOWN: "reply.unknown",
+}
+
+
+def reply_text(reply: Reply, decode_334: bool = True) -> Text:
+    """A reply as the server wrote it, code coloured by class, enhanced code set off."""
+    from rich.text import Text
+
+    out = Text()
+    style = _CLASS_STYLE[reply.kind]
+    for index, line in enumerate(reply.wire_lines()):
+        if index:
+            out.append("\n")
+        out.append(line[:3], style=style)
+        out.append(line[3:4])
+        enhanced, rest = split_enhanced(line[4:])
+        if enhanced:
+            out.append(enhanced, style="reply.enhanced")
+        out.append(visible(rest), style="reply.text")
+    if decode_334 and reply.code == 334 and len(reply.lines) == 1:
+        decoded = decode_challenge(reply.lines[0])
+        if decoded is not None and decoded.isprintable():
+            out.append(f"   ({visible(decoded)})", style="reply.decoded")
+    return out
+
+
+def tls_summary(info: TlsInfo) -> str:
+    verified = "certificate verified" if info.verified else "certificate NOT verified"
+    return f"TLS established: {info.version}, {info.cipher}; {verified}"
+
+
+class EventRenderer:
+    """Prints events. ``echo_user`` shows lines the user typed (off in the shell:
+    the prompt already left them on screen)."""
+
+    def __init__(self, console: Console, echo_user: bool = False) -> None:
+        self.console = console
+        self.echo_user = echo_user
+
+    def __call__(self, event: Event) -> None:
+        console = self.console
+        if isinstance(event, Received):
+            if event.unsolicited:
+                console.print("(unsolicited)", style="notice")
+            console.print(reply_text(event.reply))
+        elif isinstance(event, Sent):
+            if event.origin is Origin.AUTO or self.echo_user:
+                console.print(f"> {visible(event.display)}", style="client")
+        elif isinstance(event, Connected):
+            where = event.peer
+            if str(event.endpoint) != event.peer:
+                where = f"{event.endpoint} ({event.peer})"
+            console.print(f"connected to {where}", style="notice")
+            if event.tls:
+                console.print(tls_summary(event.tls), style="tls")
+        elif isinstance(event, TlsStarted):
+            console.print(tls_summary(event.info) + "; send EHLO again", style="tls")
+        elif isinstance(event, Notice):
+            style = {"warning": "warning", "error": "error"}.get(event.level, "notice")
+            prefix = "warning: " if event.level == "warning" else ""
+            console.print(prefix + event.text, style=style)
+        elif isinstance(event, Closed):
+            console.print(event.reason, style="warning" if event.by_peer else "notice")

@@ -1,0 +1,197 @@
+"""The interactive shell: a prompt that only dispatches, on top of a Session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from smtpshell.core.events import Closed, Event
+from smtpshell.core.session import Session
+from smtpshell.core.target import ConnectTarget
+from smtpshell.errors import NotConnected, SmtpShellError
+from smtpshell.protocol.commands import auth_initial_response
+from smtpshell.render.events import EventRenderer
+
+if TYPE_CHECKING:
+    from prompt_toolkit import PromptSession
+    from rich.console import Console
+
+
+@dataclass(frozen=True)
+class ShellConfig:
+    history_file: Path | None  # None: no history on disk
+
+
+class Shell:
+    def __init__(self, console: Console, config: ShellConfig, interactive: bool = True) -> None:
+        from smtpshell.shell import commands  # noqa: F401  (registers the local commands)
+
+        self.console = console
+        self.config = config
+        self.interactive = interactive
+        self.session = Session()
+        # Typed lines are already on screen; lines read from a pipe are not.
+        self.renderer = EventRenderer(console, echo_user=not interactive)
+        self.session.subscribe(self._on_event)
+        self.done = False
+        self.exit_status = 0
+        self._last_closed = ""
+        self._prompt: PromptSession[str] | None = None
+
+    # -- output -------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Closed):
+            self._last_closed = event.reason
+        self.renderer(event)
+
+    def error(self, message: str) -> None:
+        self.exit_status = 1
+        # The session already reported why it closed; don't say it twice.
+        if message != self._last_closed:
+            self.console.print(f"error: {message}", style="error")
+
+    def info(self, message: str) -> None:
+        self.console.print(message, style="notice")
+
+    # -- the loop -----------------------------------------------------------
+
+    async def connect(self, target: ConnectTarget) -> bool:
+        self.session.timeout = target.timeout
+        try:
+            await self.session.connect(target.endpoint, target.mode, target.tls, target.helo)
+        except SmtpShellError as exc:
+            self.error(str(exc))
+            return False
+        return True
+
+    async def run(self, initial: ConnectTarget | None = None, stdin: TextIO | None = None) -> int:
+        if not self.interactive:
+            return await self._run_batch(initial, stdin or sys.stdin)
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        self._prompt = self._make_prompt()
+        with patch_stdout(raw=True):
+            if initial is not None and not await self.connect(initial):
+                return 1
+            while not self.done:
+                text = await self._read()
+                if text is None:
+                    break
+                for line in text.split("\n"):
+                    await self._guarded(self.handle(line))
+            await self.session.close()
+        return 0
+
+    async def _run_batch(self, initial: ConnectTarget | None, stdin: TextIO) -> int:
+        """Lines from a pipe, as if typed; exit status 1 if anything failed."""
+        if initial is not None and not await self.connect(initial):
+            return 1
+        loop = asyncio.get_running_loop()
+        while not self.done:
+            raw = await loop.run_in_executor(None, stdin.readline)
+            if not raw:
+                break
+            await self.handle(raw.rstrip("\n").removesuffix("\r"))
+        await self.session.close()
+        return self.exit_status
+
+    async def _read(self) -> str | None:
+        from smtpshell.shell.prompt import prompt_fragments
+
+        assert self._prompt is not None
+        while True:
+            try:
+                return await self._prompt.prompt_async(
+                    prompt_fragments(self.session), is_password=self.session.auth_pending
+                )
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                if self.session.in_data:
+                    return "."  # Ctrl-D ends the message, as "." does
+                return None
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        """Run one line's work; Ctrl-C abandons the wait (the reply still shows later)."""
+        task = asyncio.ensure_future(work)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGINT, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            self.info("interrupted")
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGINT)
+
+    async def handle(self, line: str) -> None:
+        """One line typed at the prompt."""
+        session = self.session
+        try:
+            if session.in_data:
+                await session.send_data_line(line)
+            elif session.auth_pending:
+                await session.send(line)
+            elif line.strip():
+                await self._command(line)
+        except SmtpShellError as exc:
+            self.error(str(exc))
+
+    async def _command(self, line: str) -> None:
+        from smtpshell.shell.registry import REGISTRY
+
+        found = REGISTRY.match(line)
+        if found is not None:
+            command, rest = found
+            await command.handler(self, rest)
+            return
+        if line.startswith("\\"):
+            line = line[1:]
+        if not self.session.connected:
+            raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
+        await self.session.send(line)
+
+    # -- prompt_toolkit wiring ----------------------------------------------
+
+    def keep_in_history(self, line: str) -> bool:
+        session = self.session
+        if session.auth_pending or session.in_data or "\n" in line:
+            return False  # AUTH responses, message text and pastes stay out
+        return not auth_initial_response(line)
+
+    def _make_prompt(self) -> PromptSession[str]:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import InMemoryHistory
+
+        from smtpshell.shell.completer import SmtpCompleter
+        from smtpshell.shell.history import FilteredFileHistory
+        from smtpshell.shell.masking import MaskAuthResponse
+        from smtpshell.shell.prompt import PROMPT_STYLE
+        from smtpshell.shell.registry import REGISTRY
+
+        history = (
+            FilteredFileHistory(self.config.history_file, self.keep_in_history)
+            if self.config.history_file
+            else InMemoryHistory()
+        )
+        completer = SmtpCompleter(
+            lambda: self.session.capabilities,
+            REGISTRY.names,
+            lambda: not (self.session.in_data or self.session.auth_pending),
+        )
+        return PromptSession(
+            history=history,
+            completer=completer,
+            complete_while_typing=False,
+            style=PROMPT_STYLE,
+            input_processors=[MaskAuthResponse()],
+            enable_history_search=False,
+        )

@@ -1,0 +1,64 @@
+"""Completion: a pure ``suggest`` and a thin prompt_toolkit Completer around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+
+from smtpshell.protocol.ehlo import Capabilities
+
+BASE_VERBS = ("EHLO", "HELO", "MAIL FROM:<", "RCPT TO:<", "DATA", "RSET", "NOOP", "QUIT", "HELP",
+              "VRFY", "EXPN")  # fmt: skip
+_EXTENSION_VERBS = {"STARTTLS": "STARTTLS", "AUTH": "AUTH ", "CHUNKING": "BDAT ", "ETRN": "ETRN "}
+_MAIL_PARAMS = {"SIZE": "SIZE=", "8BITMIME": "BODY=8BITMIME", "SMTPUTF8": "SMTPUTF8",
+                "DSN": "RET=HDRS", "REQUIRETLS": "REQUIRETLS"}  # fmt: skip
+
+
+def suggest(text: str, caps: Capabilities | None, local_names: Iterable[str]) -> list[str]:
+    """Whole-line candidates for what is typed so far (case of the typed prefix kept)."""
+    words = text.split(" ")
+    if len(words) == 1:
+        verbs = list(BASE_VERBS)
+        if caps is not None:
+            verbs += [verb for ext, verb in _EXTENSION_VERBS.items() if caps.has(ext)]
+        else:
+            verbs += ["STARTTLS", "AUTH "]
+        prefix = text.upper()
+        found = [_same_case(verb, text) for verb in verbs if verb.startswith(prefix)]
+        found += [name for name in local_names if name.startswith(text.lower())]
+        return sorted(set(found), key=found.index)
+    verb = words[0].upper()
+    if verb == "AUTH" and len(words) == 2 and caps is not None:
+        return [
+            f"{words[0]} {mech}"
+            for mech in caps.auth_mechanisms
+            if mech.startswith(words[1].upper())
+        ]
+    if verb == "MAIL" and caps is not None and text.rstrip().endswith(">") and text.endswith(" "):
+        return [text + param for ext, param in _MAIL_PARAMS.items() if caps.has(ext)]
+    return []
+
+
+def _same_case(candidate: str, typed: str) -> str:
+    return candidate.lower() if typed and typed.islower() else candidate
+
+
+class SmtpCompleter(Completer):
+    def __init__(
+        self, capabilities: Callable[[], Capabilities | None], local_names: Callable[[], list[str]],
+        active: Callable[[], bool],
+    ) -> None:  # fmt: skip
+        self._capabilities = capabilities
+        self._local_names = local_names
+        self._active = active
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        if not self._active():
+            return
+        text = document.text_before_cursor
+        for candidate in suggest(text, self._capabilities(), self._local_names()):
+            yield Completion(candidate, start_position=-len(text))

@@ -1,0 +1,29 @@
+"""Command history on disk that never holds a secret.
+
+prompt_toolkit appends every accepted line to the history, ``is_password`` or not,
+and FileHistory writes each entry to disk: secrets must be filtered here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from prompt_toolkit.history import FileHistory
+
+
+class FilteredFileHistory(FileHistory):
+    """A FileHistory (mode 0600) that drops lines for which ``keep`` says False."""
+
+    def __init__(self, path: Path, keep: Callable[[str], bool]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+        super().__init__(str(path))
+        self._keep = keep
+
+    def append_string(self, string: str) -> None:
+        if self._keep(string):
+            super().append_string(string)

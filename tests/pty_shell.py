@@ -1,0 +1,122 @@
+"""Drive smtpshell through a real pseudo-terminal, as a user does.
+
+What a pty shows is full of escape sequences (colours, cursor moves), so matching
+happens on the text with them stripped, from where the last match ended.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+
+_ESCAPES = re.compile(
+    r"\x1b\[[0-9;?<=>]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    r"|\x1b[()][0-9A-Za-z]"  # charset
+    r"|\x1b[=>78DEHMNOcZ]"
+)
+
+
+def strip_escapes(text: str) -> str:
+    return _ESCAPES.sub("", text).replace("\r", "")
+
+
+class ShellPty:
+    def __init__(self, args: list[str], data_home: Path, env: dict[str, str] | None = None) -> None:
+        environ = dict(os.environ)
+        environ.update(
+            XDG_DATA_HOME=str(data_home),
+            PROMPT_TOOLKIT_NO_CPR="1",
+            TERM="xterm-256color",
+            COLUMNS="160",
+            LINES="50",
+        )
+        environ.pop("NO_COLOR", None)
+        environ.update(env or {})
+        self.raw = ""
+        self._pos = 0
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "smtpshell", *args],
+            env=environ,
+            encoding="utf-8",
+            codec_errors="replace",
+            timeout=15,
+            dimensions=(50, 160),
+        )
+
+    @property
+    def screen(self) -> str:
+        """Everything shown so far, escape sequences removed."""
+        return strip_escapes(self.raw)
+
+    def _pump(self, timeout: float) -> None:
+        try:
+            self.raw += self.child.read_nonblocking(65536, timeout=timeout)
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            raise
+
+    def expect(self, pattern: str, timeout: float = 15) -> re.Match[str]:
+        """Wait until ``pattern`` (a regex) appears after the previous match."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen
+            match = regex.search(text, self._pos)
+            if match:
+                self._pos = match.end()
+                return match
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"{pattern!r} not seen within {timeout} s; screen after last match:\n"
+                    + text[self._pos :][-3000:]
+                )
+            try:
+                self._pump(min(remaining, 0.2))
+            except pexpect.EOF:
+                text = self.screen
+                match = regex.search(text, self._pos)
+                if match:
+                    self._pos = match.end()
+                    return match
+                raise AssertionError(
+                    f"{pattern!r} not seen before the program ended; screen:\n"
+                    + text[self._pos :][-3000:]
+                ) from None
+
+    def type(self, line: str) -> None:
+        """Type a line and press Enter."""
+        self.child.send(line + "\r")
+
+    def keys(self, keys: str) -> None:
+        self.child.send(keys)
+
+    def close(self) -> int | None:
+        """Press Ctrl-D until the program ends; returns its exit status."""
+        if self.child.isalive():
+            self.child.sendcontrol("d")
+            try:
+                self.child.expect(pexpect.EOF, timeout=10)
+            except pexpect.TIMEOUT:
+                self.child.terminate(force=True)
+        else:
+            try:
+                self.raw += self.child.read()
+            except (pexpect.EOF, OSError):
+                pass
+        self.child.close()
+        return self.child.exitstatus
+
+    def wait_exit(self, timeout: float = 15) -> int | None:
+        self.child.expect(pexpect.EOF, timeout=timeout)
+        self.raw += self.child.before or ""
+        self.child.close()
+        return self.child.exitstatus
