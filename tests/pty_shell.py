@@ -101,22 +101,27 @@ class ShellPty:
 
     def close(self) -> int | None:
         """Press Ctrl-D until the program ends; returns its exit status."""
-        if self.child.isalive():
-            self.child.sendcontrol("d")
+        if self.child.closed:
+            return self.child.exitstatus
+        # Ctrl-D is only EOF at an idle prompt; while the shell waits for a reply
+        # the terminal is in cooked mode, so repeat until the program ends.
+        for _ in range(20):
             try:
-                self.child.expect(pexpect.EOF, timeout=10)
-            except pexpect.TIMEOUT:
-                self.child.terminate(force=True)
-        else:
-            try:
-                self.raw += self.child.read()
+                self.child.sendcontrol("d")
+                self._pump(0.5)
+                self._pump(0.1)
             except (pexpect.EOF, OSError):
-                pass
+                break
+        else:
+            self.child.terminate(force=True)
         self.child.close()
         return self.child.exitstatus
 
     def wait_exit(self, timeout: float = 15) -> int | None:
-        self.child.expect(pexpect.EOF, timeout=timeout)
-        self.raw += self.child.before or ""
+        while True:
+            try:
+                self._pump(timeout)
+            except pexpect.EOF:
+                break
         self.child.close()
         return self.child.exitstatus

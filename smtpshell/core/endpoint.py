@@ -50,6 +50,6 @@ def parse_endpoint(text: str, default_port: int) -> Endpoint:
         raise UsageError(f"bad address {text!r}: no host")
     if port_text is None:
         return Endpoint(host, default_port)
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise UsageError(f"bad port {port_text!r} in {text!r}")
     return Endpoint(host, int(port_text))

@@ -63,6 +63,7 @@ class Notice:
 class Closed:
     reason: str
     by_peer: bool
+    failure: bool = False  # closed by us after an error (time-out, bad reply, TLS)
 
 
 Event = Connected | Sent | Received | TlsStarted | Notice | Closed

@@ -365,7 +365,7 @@ class Session:
     # -- failures -----------------------------------------------------------
 
     def _on_protocol_error(self, exc: ProtocolError) -> None:
-        self._fail(ProtocolError(f"{exc}; connection closed"))
+        self._fail(type(exc)(f"{exc}; connection closed"))
 
     def _on_lost(self, exc: Exception | None) -> None:
         reason = "connection closed by the server" if exc is None else f"connection lost: {exc}"
@@ -374,11 +374,13 @@ class Session:
     def _fail(self, error: SmtpShellError) -> None:
         """Close after an error: a desynchronised stream is never reused."""
         stream = self._stream
-        self._finish(error, str(error), by_peer=False)
+        self._finish(error, str(error), by_peer=False, failure=True)
         if stream is not None and stream.transport is not None:
             stream.transport.abort()
 
-    def _finish(self, error: SmtpShellError, reason: str, by_peer: bool) -> None:
+    def _finish(
+        self, error: SmtpShellError, reason: str, by_peer: bool, failure: bool = False
+    ) -> None:
         self._stream = None
         self.in_data = False
         self.auth_pending = False
@@ -388,7 +390,7 @@ class Session:
                 pending.future.set_exception(error)
         if not self._closed_reported:
             self._closed_reported = True
-            self._emit(Closed(reason, by_peer))
+            self._emit(Closed(reason, by_peer, failure))
 
     def _require_stream(self) -> SmtpStream:
         if self._stream is None:

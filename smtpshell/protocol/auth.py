@@ -38,10 +38,11 @@ def b64decode_text(data: str) -> str:
 
 def decode_challenge(text: str) -> str | None:
     """The decoded text of a 334 challenge, or None when it isn't base64 text."""
-    if not text.strip():
-        return None
+    text = text.strip()
+    if not text or any(char.isspace() for char in text):
+        return None  # plain words such as "Go ahead", not a challenge
     try:
-        return b64decode_text(text.strip())
+        return b64decode_text(text)
     except ValueError:
         return None
 

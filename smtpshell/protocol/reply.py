@@ -19,7 +19,7 @@ MAX_REPLY_BYTES = 32 * 1024
 
 _LINE = re.compile(rb"^(\d{3})([ -]|$)(.*)$", re.DOTALL)
 # RFC 3463: class.subject.detail at the start of the text.
-_ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})(?=\s|$)")
+_ENHANCED = re.compile(r"^([245]\.[0-9]{1,3}\.[0-9]{1,3})(?=\s|$)")
 
 
 class ReplyClass(enum.Enum):
@@ -66,7 +66,8 @@ class Reply:
         last = len(self.lines) - 1
         for index, text in enumerate(self.lines):
             sep = " " if index == last else "-"
-            out.append(f"{self.code}{sep}{text}" if text or sep == "-" else str(self.code))
+            code = f"{self.code:03d}"
+            out.append(f"{code}{sep}{text}" if text or sep == "-" else code)
         return out
 
     def __str__(self) -> str:

@@ -90,4 +90,7 @@ class EventRenderer:
             prefix = "warning: " if event.level == "warning" else ""
             console.print(prefix + event.text, style=style)
         elif isinstance(event, Closed):
-            console.print(event.reason, style="warning" if event.by_peer else "notice")
+            if event.failure:
+                console.print(f"error: {event.reason}", style="error")
+            else:
+                console.print(event.reason, style="warning" if event.by_peer else "notice")

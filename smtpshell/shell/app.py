@@ -50,6 +50,8 @@ class Shell:
         if isinstance(event, Closed):
             self._last_closed = event.reason
         self.renderer(event)
+        if self._prompt is not None and self._prompt.app.is_running:
+            self._prompt.app.invalidate()  # the prompt shows state: redraw it
 
     def error(self, message: str) -> None:
         self.exit_status = 1
@@ -108,9 +110,7 @@ class Shell:
         assert self._prompt is not None
         while True:
             try:
-                return await self._prompt.prompt_async(
-                    prompt_fragments(self.session), is_password=self.session.auth_pending
-                )
+                return await self._prompt.prompt_async(lambda: prompt_fragments(self.session))
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -169,6 +169,7 @@ class Shell:
 
     def _make_prompt(self) -> PromptSession[str]:
         from prompt_toolkit import PromptSession
+        from prompt_toolkit.filters import Condition
         from prompt_toolkit.history import InMemoryHistory
 
         from smtpshell.shell.completer import SmtpCompleter
@@ -193,5 +194,7 @@ class Shell:
             complete_while_typing=False,
             style=PROMPT_STYLE,
             input_processors=[MaskAuthResponse()],
+            # While an AUTH 334 is pending, what is typed is a credential.
+            is_password=Condition(lambda: self.session.auth_pending),
             enable_history_search=False,
         )
