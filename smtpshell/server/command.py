@@ -1,0 +1,176 @@
+"""``smtpshell serve``: run the embedded server in the foreground until Ctrl-C.
+
+Importing this module stays cheap: aiosmtpd and cryptography load only when ``run`` starts
+a server, so ``smtpshell --help`` does not pay for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import signal
+from pathlib import Path
+from typing import TextIO
+
+from smtpshell.server.auth import UserSpecError, parse_user_specs
+from smtpshell.server.embedded import (
+    EmbeddedServer,
+    ServerConfig,
+    ServerError,
+    format_address,
+    is_loopback,
+)
+
+PROGRAM = "smtpshell serve"
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the server could not start: port in use, unwritable store...
+EXIT_USAGE = 2  # the command line itself is wrong, as argparse's own exit status
+
+
+def _port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser`` (a subcommand's parser)."""
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, reachable from this machine only)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port_number,
+        default=2525,
+        help="plain SMTP port, with STARTTLS (default: 2525; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--tls-port",
+        type=_port_number,
+        default=4650,
+        help="implicit-TLS (SMTPS) port (default: 4650; 0 picks a free port)",
+    )
+    parser.add_argument(
+        "--user",
+        dest="users",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="accept AUTH PLAIN, LOGIN and CRAM-MD5 for this user; repeatable. "
+        "Without it no AUTH is offered",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="maildir where received messages are stored exactly as received "
+        "(default: smtpshell's data directory)",
+    )
+    parser.add_argument(
+        "--auth-plaintext",
+        action="store_true",
+        help="also offer AUTH before STARTTLS, as in old telnet walkthroughs "
+        "(loopback addresses only)",
+    )
+
+
+def _error(err: TextIO, message: str) -> None:
+    print(f"{PROGRAM}: error: {message}", file=err, flush=True)
+
+
+def _config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """Build the server's configuration; raises ``UserSpecError`` for bad options."""
+    users = parse_user_specs(args.users or [])
+    if args.tls_port is not None and args.port == args.tls_port and args.port != 0:
+        raise UserSpecError(f"--port and --tls-port must differ, both are {args.port}")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        tls_port=args.tls_port,
+        users=users,
+        store=args.store,
+        # Not a command-line option; lets tests and embedders keep certificates elsewhere.
+        cert_dir=getattr(args, "cert_dir", None),
+        auth_plaintext=args.auth_plaintext,
+    )
+
+
+def _connectable_host(host: str) -> str:
+    # A wildcard address is something to listen on, not to connect to.
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def _print_summary(server: EmbeddedServer, config: ServerConfig, out: TextIO) -> None:
+    lines = [f"CA certificate: {server.ca_file}"]
+    host = _connectable_host(config.host)
+    if server.tls_port is not None:
+        target, mode = format_address(host, server.tls_port), "--tls"
+    else:
+        target, mode = format_address(host, server.port), "--starttls"
+    cafile = shlex.quote(str(server.ca_file))
+    lines.append(f"  try: smtpshell --connect {target} {mode} --cafile {cafile}")
+    lines.append(f"maildir: {server.store} (new messages appear in new/)")
+    if config.users:
+        where = "also before TLS" if config.auth_plaintext else "after STARTTLS or on the TLS port"
+        lines.append(f"users: {', '.join(sorted(config.users))} (AUTH {where})")
+    else:
+        lines.append("users: none, so no AUTH is offered (add --user NAME:PASSWORD)")
+    if not is_loopback(config.host):
+        shown = config.host or "every interface"
+        lines.append(f"note: {shown} is not a loopback address: other machines can connect")
+    lines.append("press Ctrl-C to stop")
+    for line in lines:
+        print(line, file=out, flush=True)
+
+
+async def _serve(config: ServerConfig, out: TextIO) -> int:
+    def show(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    server = EmbeddedServer(config, on_event=show)
+    await server.start()
+    try:
+        _print_summary(server, config, out)
+        stop_requested = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        handled: list[signal.Signals] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop_requested.set)
+            except (NotImplementedError, RuntimeError, ValueError):
+                # Windows, or not the main thread: Ctrl-C arrives as KeyboardInterrupt.
+                continue
+            handled.append(signum)
+        try:
+            await stop_requested.wait()
+        finally:
+            for signum in handled:
+                loop.remove_signal_handler(signum)
+    finally:
+        await server.stop()
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Serve until Ctrl-C or SIGTERM; return the exit status. Errors are one line on ``err``."""
+    try:
+        config = _config_from_args(args)
+    except UserSpecError as exc:
+        _error(err, str(exc))
+        return EXIT_USAGE
+    try:
+        return asyncio.run(_serve(config, out))
+    except ServerError as exc:
+        _error(err, str(exc))
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        # Ctrl-C before the signal handlers were in place (e.g. while making keys).
+        return EXIT_OK
