@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from smtpshell import __version__
 from smtpshell.cli.environment import Environment
@@ -18,6 +19,9 @@ from smtpshell.core.target import (
     target_from_args,
 )
 from smtpshell.errors import SmtpShellError, UsageError
+
+if TYPE_CHECKING:
+    from smtpshell.core.dns import ResolverConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SUBCOMMANDS = ("serve",)
@@ -46,6 +50,12 @@ def build_parser() -> ArgumentParser:
         "--demo",
         action="store_true",
         help="start the embedded server on loopback and connect to it",
+    )
+    parser.add_argument(
+        "--nameserver",
+        metavar="HOST[:PORT]",
+        help="DNS resolver for mx lookups and direct delivery "
+        "(default: $SMTPSHELL_NAMESERVER, else the system's)",
     )
     parser.add_argument("--no-history", action="store_true", help="keep no command history on disk")
     parser.add_argument("--version", action="version", version=f"smtpshell {__version__}")
@@ -90,8 +100,18 @@ def _shell(target: ConnectTarget | None, options: argparse.Namespace, env: Envir
 
     console = make_console(env.stdout, colour=None if env.environ is None else _colour(env))
     history = None if options.no_history else env.data_dir / "history"
-    shell = Shell(console, ShellConfig(history_file=history), interactive=env.interactive)
+    config = ShellConfig(history_file=history, resolver=_resolver(options, env))
+    shell = Shell(console, config, interactive=env.interactive)
     return asyncio.run(shell.run(target, env.stdin))
+
+
+def _resolver(options: argparse.Namespace, env: Environment) -> ResolverConfig:
+    from smtpshell.core.dns import ResolverConfig
+
+    try:
+        return ResolverConfig.from_env(options.nameserver, environ=env.environ)
+    except ValueError as exc:
+        raise UsageError(f"--nameserver: {exc}") from exc
 
 
 def _colour(env: Environment) -> bool:

@@ -7,14 +7,15 @@ import contextlib
 import signal
 import sys
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Closed, Event
 from smtpshell.core.session import Session
 from smtpshell.core.target import ConnectTarget
-from smtpshell.errors import NotConnected, SmtpShellError
+from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.protocol.commands import auth_initial_response
 from smtpshell.render.events import EventRenderer
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ShellConfig:
     history_file: Path | None  # None: no history on disk
+    resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for mx and connect --mx
 
 
 class Shell:
@@ -43,6 +45,7 @@ class Shell:
         self.exit_status = 0
         self._last_closed = ""
         self._prompt: PromptSession[str] | None = None
+        self._stdin: TextIO = sys.stdin
 
     # -- output -------------------------------------------------------------
 
@@ -61,6 +64,22 @@ class Shell:
 
     def info(self, message: str) -> None:
         self.console.print(message, style="notice")
+
+    async def ask(self, question: str, secret: bool = False) -> str:
+        """Ask the user for one line (echo off when ``secret``); never kept in history."""
+        if not self.interactive:
+            loop = asyncio.get_running_loop()
+            line = await loop.run_in_executor(None, self._stdin.readline)
+            if not line:
+                raise UsageError(f"end of input while asking for {question.strip(': ')}")
+            return line.rstrip("\n").removesuffix("\r")
+        from prompt_toolkit import PromptSession
+
+        asker: PromptSession[str] = PromptSession(is_password=secret)
+        try:
+            return await asker.prompt_async(question)
+        except (EOFError, KeyboardInterrupt):
+            raise UsageError("cancelled") from None
 
     # -- the loop -----------------------------------------------------------
 
@@ -93,6 +112,7 @@ class Shell:
 
     async def _run_batch(self, initial: ConnectTarget | None, stdin: TextIO) -> int:
         """Lines from a pipe, as if typed; exit status 1 if anything failed."""
+        self._stdin = stdin
         if initial is not None and not await self.connect(initial):
             return 1
         loop = asyncio.get_running_loop()
