@@ -23,7 +23,9 @@ class Environment:
 
     @property
     def data_dir(self) -> Path:
-        # platformdirs honours XDG_DATA_HOME, which is how tests keep out of ~.
+        xdg = self.environ.get("XDG_DATA_HOME", "")
+        if xdg and Path(xdg).is_absolute():
+            return Path(xdg) / "smtpshell"
         from platformdirs import user_data_dir
 
         return Path(user_data_dir("smtpshell", appauthor=False))

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from smtpshell import __version__
 from smtpshell.cli.environment import Environment
@@ -35,8 +35,9 @@ subcommands:
 """
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(out: TextIO | None = None) -> ArgumentParser:
     parser = ArgumentParser(
+        out=out,
         prog="smtpshell",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 def _dispatch(args: list[str], env: Environment) -> int:
     if args and args[0] == "serve":
         return _serve(args[1:], env)
-    parser = build_parser()
+    parser = build_parser(env.stdout)
     try:
         options = parser.parse_args(args)
     except SystemExit as exc:  # --help and --version
@@ -98,10 +99,12 @@ def _shell(target: ConnectTarget | None, options: argparse.Namespace, env: Envir
     from smtpshell.render.theme import make_console
     from smtpshell.shell.app import Shell, ShellConfig
 
-    console = make_console(env.stdout, colour=None if env.environ is None else _colour(env))
+    colour = _colour(env)
+    console = make_console(env.stdout, colour=colour)
+    err_console = None if env.interactive else make_console(env.stderr, colour=colour)
     history = None if options.no_history else env.data_dir / "history"
     config = ShellConfig(history_file=history, resolver=_resolver(options, env))
-    shell = Shell(console, config, interactive=env.interactive)
+    shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     return asyncio.run(shell.run(target, env.stdin))
 
 
@@ -123,7 +126,9 @@ def _colour(env: Environment) -> bool:
 def _serve(args: list[str], env: Environment) -> int:
     from smtpshell.server import command
 
-    parser = ArgumentParser(prog="smtpshell serve", description="Run the embedded SMTP server.")
+    parser = ArgumentParser(
+        out=env.stdout, prog="smtpshell serve", description="Run the embedded SMTP server."
+    )
     command.configure_parser(parser)
     try:
         options = parser.parse_args(args)

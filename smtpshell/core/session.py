@@ -8,6 +8,7 @@ Two command paths: ``send`` returns any reply (the shell shows a 550 in red),
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import ssl
 from collections import deque
@@ -433,5 +434,7 @@ def _connect_error(
     if isinstance(exc, socket.gaierror):
         return NetworkError(f"cannot resolve {endpoint.host!r}: {exc.strerror}")
     if isinstance(exc, OSError):
-        return NetworkError(f"cannot connect to {endpoint}: {exc.strerror or exc}")
+        # asyncio's strerror repeats the address; the errno's own words are clearer.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return NetworkError(f"cannot connect to {endpoint}: {reason}")
     return exc

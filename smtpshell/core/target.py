@@ -7,8 +7,13 @@ the options mean the same everywhere.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from smtpshell.core.endpoint import Endpoint, TlsMode, parse_endpoint
 from smtpshell.core.session import DEFAULT_TIMEOUT, TlsSettings
@@ -85,7 +90,16 @@ def _positive_seconds(text: str) -> float:
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of printing usage and exiting."""
+    """argparse that raises UsageError instead of printing usage and exiting, and
+    writes --help to the stream it is given (so the CLI runs in-process in tests)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def __init__(self, *args: Any, out: IO[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._out = out
+
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            (self._out or file or sys.stdout).write(message)

@@ -31,10 +31,18 @@ class ShellConfig:
 
 
 class Shell:
-    def __init__(self, console: Console, config: ShellConfig, interactive: bool = True) -> None:
+    def __init__(
+        self,
+        console: Console,
+        config: ShellConfig,
+        interactive: bool = True,
+        err_console: Console | None = None,
+    ) -> None:
         from smtpshell.shell import commands  # noqa: F401  (registers the local commands)
 
         self.console = console
+        # Errors go to stderr when reading from a pipe, so output stays parseable.
+        self.err_console = err_console or console
         self.config = config
         self.interactive = interactive
         self.session = Session()
@@ -60,7 +68,7 @@ class Shell:
         self.exit_status = 1
         # The session already reported why it closed; don't say it twice.
         if message != self._last_closed:
-            self.console.print(f"error: {message}", style="error")
+            self.err_console.print(f"error: {message}", style="error")
 
     def info(self, message: str) -> None:
         self.console.print(message, style="notice")

@@ -1,0 +1,55 @@
+"""The README stays true: every option and every local command is documented."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from smtpshell.cli.main import build_parser
+from smtpshell.core.target import ArgumentParser
+from smtpshell.protocol.commands import SMTP_VERBS
+from smtpshell.server import command as serve_command
+from smtpshell.shell import commands  # noqa: F401  (registers the local commands)
+from smtpshell.shell.registry import REGISTRY
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _long_options(parser: argparse.ArgumentParser) -> list[str]:
+    return [
+        option
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    ]
+
+
+def _serve_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="smtpshell serve")
+    serve_command.configure_parser(parser)
+    return parser
+
+
+@pytest.mark.parametrize("option", _long_options(build_parser()))
+def test_every_option_is_in_readme_and_has_help(option: str) -> None:
+    assert f"`{option}" in README or f"[{option}" in README, option
+    action = next(a for a in build_parser()._actions if option in a.option_strings)
+    assert action.help
+
+
+@pytest.mark.parametrize("option", _long_options(_serve_parser()))
+def test_every_serve_option_is_in_readme(option: str) -> None:
+    assert option in README
+
+
+@pytest.mark.parametrize("command", list(REGISTRY), ids=lambda c: c.name)
+def test_every_local_command_is_documented_and_not_an_smtp_verb(command: object) -> None:
+    from smtpshell.shell.registry import LocalCommand
+
+    assert isinstance(command, LocalCommand)
+    assert command.summary, f"{command.name} has no docstring"
+    for name in command.names:
+        assert name.upper() not in SMTP_VERBS, f"local command {name!r} is an SMTP verb"
+    assert f"`{command.name}" in README, f"{command.name} is missing from the README"
