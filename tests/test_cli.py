@@ -55,7 +55,7 @@ def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> 
 
 def test_unreachable_host_is_one_line_exit_1() -> None:
     port = free_port()
-    out, err, status = run_cli("--connect", f"127.0.0.1:{port}")
+    _out, err, status = run_cli("--connect", f"127.0.0.1:{port}")
     assert status == 1
     assert err.strip() == f"error: cannot connect to 127.0.0.1:{port}: Connection refused"
 
@@ -127,5 +127,7 @@ def test_startup_imports_stay_light() -> None:
         "print(sorted(n for n in ('rich', 'prompt_toolkit', 'aiosmtpd', 'cryptography', 'dns')"
         " if n in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
