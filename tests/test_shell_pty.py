@@ -320,3 +320,35 @@ def test_demo_starts_server_and_connects(start_shell: Start, data_home: Path) ->
     sh.expect(r"plain>")
     converse(sh, [("EHLO localhost", "250-STARTTLS"), ("STARTTLS", r"certificate verified")])
     assert sh.close() == 0
+
+
+def test_seed_walkthrough_over_implicit_tls(start_shell: Start, server: BackgroundServer) -> None:
+    """Section 1 of the classic telnet walkthrough, typed as written there (lower case,
+    helo, auth login with base64 lines), over SMTPS as `openssl s_client` would do it."""
+    sh = start_shell("--connect", f"127.0.0.1:{server.tls_port}", "--tls",
+                     "--cafile", str(server.ca_file))  # fmt: skip
+    sh.expect("tls>")
+    converse(
+        sh,
+        [
+            ("helo localhost", r"250 "),
+            ("auth login", r"334 VXNlcm5hbWU6"),
+            (b64encode_text(USER), r"334 UGFzc3dvcmQ6"),
+            (b64encode_text(PASSWORD), r"235 "),
+            ("mail from:<yourname@example.test>", r"250 "),
+            ("rcpt to:<friend@example.test>", r"250 "),
+            ("data", r"354 "),
+            ("Subject: subject", "data>"),
+            ("from:<yourname@example.test>", "data>"),
+            ("to:<friend@example.test>", "data>"),
+            ("", "data>"),
+            ("body", "data>"),
+            (".", r"250 OK: stored"),
+            ("Quit", r"221 "),
+        ],
+    )
+    assert sh.close() == 0
+    assert stored(server) == [
+        b"Subject: subject\r\nfrom:<yourname@example.test>\r\nto:<friend@example.test>\r\n"
+        b"\r\nbody\r\n"
+    ]

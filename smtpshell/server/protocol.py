@@ -81,6 +81,11 @@ class ServerProtocol(SMTP):
 
     @syntax("AUTH <mechanism>")
     async def smtp_AUTH(self, arg: str) -> None:
+        # SASL mechanism names are case-insensitive in practice (the walkthroughs type
+        # "auth login"; Postfix accepts it); aiosmtpd looks them up case-sensitively.
+        if arg:
+            mechanism, sep, rest = arg.partition(" ")
+            arg = mechanism.upper() + sep + rest
         # aiosmtpd answers AUTH after HELO with 500; Postfix accepts it, and the classic
         # telnet walkthroughs do "HELO" then "AUTH LOGIN". Treat the session as ESMTP for
         # the duration of the AUTH exchange only (it changes nothing else in between).
