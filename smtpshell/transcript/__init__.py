@@ -1,0 +1,61 @@
+"""The transcript format: parse, substitute, match and write recorded SMTP sessions.
+
+Pure and stdlib-only: no sockets, no files, no environment reads (callers pass text
+and variable values in). The user documentation is docs/transcripts.md.
+"""
+
+from smtpshell.transcript.directive import (
+    ConnectDirective,
+    DirectiveError,
+    TlsMode,
+    format_directive,
+    parse_connect_directive,
+    split_host_port,
+)
+from smtpshell.transcript.model import (
+    ClientStep,
+    MissingVariables,
+    StepKind,
+    Transcript,
+    TranscriptError,
+    parse_var_option,
+    required_variables,
+    substitute,
+)
+from smtpshell.transcript.parse import parse_transcript
+from smtpshell.transcript.patterns import (
+    ExpectedReply,
+    PatternError,
+    PatternKind,
+    ReplyPattern,
+    code_matches,
+    match_lines,
+)
+from smtpshell.transcript.write import TranscriptWriter, escape_client, escape_server
+
+__all__ = [
+    "ClientStep",
+    "ConnectDirective",
+    "DirectiveError",
+    "ExpectedReply",
+    "MissingVariables",
+    "PatternError",
+    "PatternKind",
+    "ReplyPattern",
+    "StepKind",
+    "TlsMode",
+    "Transcript",
+    "TranscriptError",
+    "TranscriptWriter",
+    "code_matches",
+    "escape_client",
+    "escape_server",
+    "format_directive",
+    "match_lines",
+    "parse_connect_directive",
+    "parse_transcript",
+    "parse_var_option",
+    "required_variables",
+    "split_host_port",
+    "substitute",
+]
