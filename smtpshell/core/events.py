@@ -32,7 +32,8 @@ class Sent:
     public: str
     secret: bool = False
     origin: Origin = Origin.USER
-    in_data: bool = False
+    in_data: bool = False  # a line of message text (dot-stuffed on the wire)
+    end_of_data: bool = False  # the "." that ends the message
 
     @property
     def display(self) -> str:

@@ -208,10 +208,12 @@ class Session:
             raise NegativeReply(verb_of(line), reply.code, reply.text)
         return reply
 
-    async def send_data_line(self, line: str, origin: Origin = Origin.USER) -> Reply | None:
-        """One line of message text after 354. A line of only "." ends the message."""
-        if line == ".":
-            return await self.end_data(origin)
+    def send_data_line(self, line: str, origin: Origin = Origin.USER) -> None:
+        """One line of message text after 354, dot-stuffed: a line "." is sent as "..".
+
+        Ending the message is :meth:`end_data`; deciding that a typed "." means the
+        end is the caller's business.
+        """
         stream = self._require_stream()
         check_data_line(line)
         raw = line.encode("utf-8")
@@ -223,17 +225,14 @@ class Session:
                     "warning",
                 )
             )
-        assert stream.transport is not None
-        stream.transport.write(stuff_line(raw))
+        self._write(stream, stuff_line(raw))
         self._emit(Sent(line, origin=origin, in_data=True))
-        return None
 
     async def end_data(self, origin: Origin = Origin.USER) -> Reply:
         stream = self._require_stream()
         future = self._expect(END_DATA)
-        assert stream.transport is not None
-        stream.transport.write(END_OF_DATA)
-        self._emit(Sent(".", origin=origin, in_data=True))
+        self._write(stream, END_OF_DATA)
+        self._emit(Sent(".", origin=origin, end_of_data=True))
         return await self._wait(future, "the end of data")
 
     async def send_message(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> Reply:
@@ -255,6 +254,7 @@ class Session:
         self._write(stream, tail)
         summary = f"<message: {sent + len(tail) - len(END_OF_DATA)} bytes>"
         self._emit(Sent(summary, origin=Origin.AUTO, in_data=True))
+        self._emit(Sent(".", origin=Origin.AUTO, end_of_data=True))
         return await self._wait(future, "the end of data")
 
     def _write(self, stream: SmtpStream, data: bytes) -> None:
@@ -273,6 +273,10 @@ class Session:
         await asyncio.sleep(0)
 
     # -- reply correlation --------------------------------------------------
+
+    async def wait_reply(self, future: asyncio.Future[Reply], what: str = "the command") -> Reply:
+        """Await a reply from :meth:`send_nowait`, bounded by the time-out."""
+        return await self._wait(future, what)
 
     def _expect(self, verb: str) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()

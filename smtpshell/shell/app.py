@@ -165,7 +165,10 @@ class Shell:
         session = self.session
         try:
             if session.in_data:
-                await session.send_data_line(line)
+                if line == ".":
+                    await session.end_data()
+                else:
+                    session.send_data_line(line)
             elif session.auth_pending:
                 await session.send(line)
             elif line.strip():
