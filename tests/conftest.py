@@ -12,6 +12,8 @@ from server_fixtures import make_config
 
 from smtpshell.server import BackgroundServer
 
+pytest_plugins = ["pytester"]
+
 USER, PASSWORD = "alice", "wonderland"
 
 

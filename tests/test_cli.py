@@ -3,28 +3,15 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 
 from smtpshell import __version__
-from smtpshell.cli.environment import Environment
-from smtpshell.cli.main import main
 from smtpshell.server import BackgroundServer, MaildirStore, free_port
-
-
-def run_cli(
-    *args: str, stdin: str = "", environ: dict[str, str] | None = None
-) -> tuple[str, str, int]:
-    out, err = io.StringIO(), io.StringIO()
-    env = Environment(
-        stdin=io.StringIO(stdin), stdout=out, stderr=err, environ=environ or {"NO_COLOR": "1"}
-    )
-    status = main(list(args), env)
-    return out.getvalue(), err.getvalue(), status
 
 
 def test_version() -> None:

@@ -53,3 +53,16 @@ def test_every_local_command_is_documented_and_not_an_smtp_verb(command: object)
     for name in command.names:
         assert name.upper() not in SMTP_VERBS, f"local command {name!r} is an SMTP verb"
     assert f"`{command.name}" in README, f"{command.name} is missing from the README"
+
+
+def _replay_parser() -> ArgumentParser:
+    from smtpshell.replay import command as replay_command
+
+    parser = ArgumentParser(prog="smtpshell replay")
+    replay_command.configure_parser(parser)
+    return parser
+
+
+@pytest.mark.parametrize("option", _long_options(_replay_parser()))
+def test_every_replay_option_is_in_readme(option: str) -> None:
+    assert option in README

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from smtpshell import __version__
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from smtpshell.core.dns import ResolverConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SUBCOMMANDS = ("serve",)
+SUBCOMMANDS = ("serve", "replay")
 
 DESCRIPTION = """\
 Talk to SMTP servers by hand: an interactive shell over plain TCP, STARTTLS or
@@ -32,6 +33,7 @@ implicit TLS, with coloured replies and helpers.
 
 subcommands:
   smtpshell serve ...    run the embedded local SMTP server (smtpshell serve --help)
+  smtpshell replay ...   replay transcripts against a server as tests (smtpshell replay --help)
 """
 
 
@@ -58,6 +60,12 @@ def build_parser(out: TextIO | None = None) -> ArgumentParser:
         help="DNS resolver for mx lookups and direct delivery "
         "(default: $SMTPSHELL_NAMESERVER, else the system's)",
     )
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="record the session as a transcript (replay it with smtpshell replay FILE)",
+    )
     parser.add_argument("--no-history", action="store_true", help="keep no command history on disk")
     parser.add_argument("--version", action="version", version=f"smtpshell {__version__}")
     return parser
@@ -82,6 +90,8 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 def _dispatch(args: list[str], env: Environment) -> int:
     if args and args[0] == "serve":
         return _serve(args[1:], env)
+    if args and args[0] == "replay":
+        return _replay(args[1:], env)
     parser = build_parser(env.stdout)
     try:
         options = parser.parse_args(args)
@@ -103,7 +113,9 @@ def _shell(target: ConnectTarget | None, options: argparse.Namespace, env: Envir
     console = make_console(env.stdout, colour=colour)
     err_console = None if env.interactive else make_console(env.stderr, colour=colour)
     history = None if options.no_history else env.data_dir / "history"
-    config = ShellConfig(history_file=history, resolver=_resolver(options, env))
+    config = ShellConfig(
+        history_file=history, resolver=_resolver(options, env), record=options.record
+    )
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     return asyncio.run(shell.run(target, env.stdin))
 
@@ -135,6 +147,23 @@ def _serve(args: list[str], env: Environment) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return command.run(options, env.stdout, env.stderr)
+
+
+def _replay(args: list[str], env: Environment) -> int:
+    from smtpshell.replay import command
+
+    parser = ArgumentParser(
+        out=env.stdout,
+        prog="smtpshell replay",
+        description="Replay transcripts against a server; exit 0 if all pass, 1 if any "
+        "fails, 2 for usage errors.",
+    )
+    command.configure_parser(parser)
+    try:
+        options = parser.parse_args(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
 
 
 def _demo(options: argparse.Namespace, env: Environment) -> int:

@@ -81,6 +81,7 @@ class Session:
 
     def _reset_state(self) -> None:
         self.endpoint: Endpoint | None = None
+        self.mode = TlsMode.PLAIN  # how the connection was asked for
         self.tls: TlsInfo | None = None
         self.tls_settings = TlsSettings()
         self.greeting: Reply | None = None
@@ -156,6 +157,7 @@ class Session:
         self._stream = stream
         self._closed_reported = False
         self.endpoint = endpoint
+        self.mode = mode
         if mode is TlsMode.IMPLICIT:
             self.tls = _describe(transport, self.tls_settings)
         peer = transport.get_extra_info("peername")

@@ -23,11 +23,14 @@ if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from rich.console import Console
 
+    from smtpshell.replay.recorder import TranscriptRecorder
+
 
 @dataclass(frozen=True)
 class ShellConfig:
     history_file: Path | None  # None: no history on disk
     resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for mx and connect --mx
+    record: Path | None = None  # record the session as a transcript from the start
 
 
 class Shell:
@@ -38,7 +41,7 @@ class Shell:
         interactive: bool = True,
         err_console: Console | None = None,
     ) -> None:
-        from smtpshell.shell import commands  # noqa: F401  (registers the local commands)
+        from smtpshell.shell import commands, record_commands  # noqa: F401  (registration)
 
         self.console = console
         # Errors go to stderr when reading from a pipe, so output stays parseable.
@@ -54,6 +57,9 @@ class Shell:
         self._last_closed = ""
         self._prompt: PromptSession[str] | None = None
         self._stdin: TextIO = sys.stdin
+        self._recorder: TranscriptRecorder | None = None
+        self._recording: TextIO | None = None
+        self.recording_path: Path | None = None
 
     # -- output -------------------------------------------------------------
 
@@ -89,6 +95,30 @@ class Shell:
         except (EOFError, KeyboardInterrupt):
             raise UsageError("cancelled") from None
 
+    # -- recording ----------------------------------------------------------
+
+    def start_recording(self, path: Path) -> None:
+        from smtpshell.replay.recorder import TranscriptRecorder, open_recording
+        from smtpshell.shell.record_commands import resume_mode
+
+        self.stop_recording()
+        self._recording = open_recording(path)
+        self._recorder = TranscriptRecorder(self._recording)
+        if self.session.connected and self.session.endpoint is not None:
+            self._recorder.resume(self.session.endpoint, resume_mode(self))
+        self.session.subscribe(self._recorder)
+        self.recording_path = path
+        self.info(f"recording to {path}")
+
+    def stop_recording(self) -> Path | None:
+        path = self.recording_path
+        if self._recorder is not None and self._recording is not None:
+            self.session.unsubscribe(self._recorder)
+            self._recorder.close()
+            self._recording.close()
+        self._recorder = self._recording = self.recording_path = None
+        return path
+
     # -- the loop -----------------------------------------------------------
 
     async def connect(self, target: ConnectTarget) -> bool:
@@ -101,8 +131,18 @@ class Shell:
         return True
 
     async def run(self, initial: ConnectTarget | None = None, stdin: TextIO | None = None) -> int:
-        if not self.interactive:
-            return await self._run_batch(initial, stdin or sys.stdin)
+        if self.config.record is not None:
+            self.start_recording(self.config.record)
+        try:
+            if not self.interactive:
+                return await self._run_batch(initial, stdin or sys.stdin)
+            return await self._run_interactive(initial)
+        finally:
+            await self.session.close()
+            if (path := self.stop_recording()) is not None:
+                self.info(f"recording saved to {path}")
+
+    async def _run_interactive(self, initial: ConnectTarget | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
 
         self._prompt = self._make_prompt()
@@ -115,7 +155,6 @@ class Shell:
                     break
                 for line in text.split("\n"):
                     await self._guarded(self.handle(line))
-            await self.session.close()
         return 0
 
     async def _run_batch(self, initial: ConnectTarget | None, stdin: TextIO) -> int:
@@ -129,7 +168,6 @@ class Shell:
             if not raw:
                 break
             await self.handle(raw.rstrip("\n").removesuffix("\r"))
-        await self.session.close()
         return self.exit_status
 
     async def _read(self) -> str | None:

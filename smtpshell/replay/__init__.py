@@ -1,0 +1,1 @@
+"""Transcripts as tests: replay against a server, and record a live session."""

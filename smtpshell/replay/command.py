@@ -1,0 +1,131 @@
+"""``smtpshell replay PATH...``: transcripts as tests, with an exit status to match.
+
+0 when every transcript passes, 1 when any fails, 2 for usage errors, unreadable
+files and missing variables (found before anything is sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from smtpshell.core.endpoint import parse_endpoint
+from smtpshell.core.session import TlsSettings
+from smtpshell.core.target import add_session_arguments, add_tls_arguments, tls_mode
+from smtpshell.errors import UsageError
+from smtpshell.replay.load import discover, load_all
+from smtpshell.replay.runner import ReplayOptions, ReplayResult, replay, target
+from smtpshell.transcript import Transcript, parse_var_option
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="transcript files, or directories searched for *.smtp")  # fmt: skip
+    parser.add_argument("--connect", metavar="HOST[:PORT]",
+                        help="connect here instead of the transcript's directive")  # fmt: skip
+    add_tls_arguments(parser)
+    add_session_arguments(parser)
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                        help="value for ${NAME} (else the environment variable NAME)")  # fmt: skip
+    parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
+                        help="replay N transcripts at a time")  # fmt: skip
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every conversation as the shell would")  # fmt: skip
+
+
+def _jobs(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"--jobs wants a number from 1 to 64, not {text!r}")
+    return int(text)
+
+
+def options_from_args(args: argparse.Namespace) -> ReplayOptions:
+    host, port = None, None
+    if args.connect:
+        endpoint = parse_endpoint(args.connect, 0)
+        host, port = endpoint.host, endpoint.port or None
+    explicit = args.tls or args.starttls
+    return ReplayOptions(
+        host=host,
+        port=port,
+        mode=tls_mode(args) if explicit else None,
+        tls=TlsSettings(cafile=args.cafile, insecure=args.insecure),
+        helo=args.helo,
+        timeout=args.timeout,
+    )
+
+
+def variables(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        try:
+            name, value = parse_var_option(pair)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        values[name] = value
+    return values
+
+
+def run(
+    args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
+) -> int:
+    from smtpshell.render.theme import make_console
+    from smtpshell.replay.report import summary_line
+
+    options = options_from_args(args)
+    transcripts, problems = load_all(discover(args.paths), variables(args.var), environ)
+    for transcript in transcripts:
+        try:
+            target(transcript, options)
+        except UsageError as exc:
+            problems.append(str(exc))
+    if problems:
+        for problem in problems:
+            err.write(f"smtpshell replay: {problem}\n")
+        return EXIT_USAGE
+    console = make_console(out, colour=colour)
+    results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
+    console.print(summary_line(results))
+    if args.junit:
+        from smtpshell.replay.junit import write_junit
+
+        write_junit(args.junit, results)
+    return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
+
+
+async def _replay_all(
+    transcripts: list[Transcript],
+    options: ReplayOptions,
+    args: argparse.Namespace,
+    colour: bool,
+    console: Console,
+) -> list[ReplayResult]:
+    from smtpshell.render.events import EventRenderer
+    from smtpshell.render.theme import make_console
+    from smtpshell.replay.report import print_result
+
+    gate = asyncio.Semaphore(args.jobs)
+
+    async def one(transcript: Transcript) -> ReplayResult:
+        async with gate:
+            # Each conversation is rendered apart and printed whole, so --jobs
+            # never interleaves two of them.
+            buffer = io.StringIO()
+            renderer = EventRenderer(make_console(buffer, colour=colour), echo_user=True)
+            result = await replay(transcript, options, renderer if args.verbose else None)
+            if args.verbose:
+                console.file.write(buffer.getvalue())
+            print_result(console, result)
+            return result
+
+    return list(await asyncio.gather(*(one(t) for t in transcripts)))

@@ -1,0 +1,127 @@
+"""Recording a live session as a transcript, in the format replay reads.
+
+A listener on the session's events, so the recording and the screen always agree.
+Secrets are never written: AUTH payloads become ``${...}`` variables with a comment
+saying what value the replay needs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from smtpshell import __version__
+from smtpshell.core.endpoint import Endpoint, TlsMode
+from smtpshell.core.events import Closed, Connected, Event, Notice, Received, Sent, TlsStarted
+from smtpshell.protocol.auth import decode_challenge
+from smtpshell.transcript import ConnectDirective, TranscriptWriter
+
+_DIRECTIVE_TLS = {TlsMode.PLAIN: "plain", TlsMode.STARTTLS: "plain", TlsMode.IMPLICIT: "implicit"}
+# What a decoded 334 challenge asks for, as a variable name.
+_CHALLENGE_NAMES = {"username:": "AUTH_USER", "password:": "AUTH_PASSWORD"}
+
+
+class TranscriptRecorder:
+    """Writes events to ``stream`` as they happen (flushed line by line)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._writer = TranscriptWriter()
+        self._flushed = 0
+        self._challenge: str | None = None
+        self.variables: dict[str, str] = {}  # name -> what value it needs
+        now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        self._writer.header([f"recorded by smtpshell {__version__} on {now}"])
+        self._flush()
+
+    def __call__(self, event: Event) -> None:
+        writer = self._writer
+        if isinstance(event, Connected):
+            self._connected(event)
+        elif isinstance(event, Sent):
+            self._sent(event)
+        elif isinstance(event, Received):
+            reply = event.reply
+            self._challenge = reply.lines[0] if reply.code == 334 and reply.lines else None
+            for line in reply.wire_lines():
+                writer.server(line)
+        elif isinstance(event, TlsStarted):
+            writer.comment(f"TLS: {event.info.version}, {event.info.cipher}")
+        elif isinstance(event, Notice) and event.level == "warning":
+            writer.comment(f"warning: {event.text}")
+        elif isinstance(event, Closed):
+            writer.comment(event.reason)
+        self._flush()
+
+    def _connected(self, event: Connected) -> None:
+        endpoint = event.endpoint
+        self._writer.comment(f"server: {endpoint} ({event.peer})")
+        if event.tls is not None:
+            cert = event.tls.certificate
+            subject = f"; certificate {cert.subject}" if cert else ""
+            self._writer.comment(f"TLS: {event.tls.version}, {event.tls.cipher}{subject}")
+        # --starttls mode: its EHLO and STARTTLS are recorded as client lines, so the
+        # directive connects in plain text and the replay upgrades where they did.
+        directive = ConnectDirective(endpoint.host, endpoint.port, _DIRECTIVE_TLS[event.mode])  # type: ignore[arg-type]
+        try:
+            self._writer.directive(directive)
+        except ValueError:
+            self._writer.comment(f"reconnected: smtpshell --connect {endpoint}")
+
+    def resume(self, endpoint: Endpoint, tls: str) -> None:
+        """Recording starts on an open connection: say how to get back to this point."""
+        self._writer.comment(f"recording started mid-session on {endpoint}")
+        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, tls))  # type: ignore[arg-type]
+        self._flush()
+
+    def _sent(self, event: Sent) -> None:
+        writer = self._writer
+        if event.end_of_data:
+            writer.client(".")
+        elif event.in_data:
+            writer.data(event.public)
+        elif event.secret:
+            name, meaning = self._secret_name(event.public)
+            self.variables[name] = meaning
+            prefix = f"{event.public} " if event.public else ""
+            writer.client_template(
+                f"{prefix}${{{name}}}", f"not recorded: replay with --var {name}=<{meaning}>"
+            )
+        else:
+            writer.client(event.public)
+
+    def _secret_name(self, public: str) -> tuple[str, str]:
+        if public:  # "AUTH PLAIN" with its initial response
+            mechanism = public.split()[-1].upper().replace("-", "_")
+            base, meaning = f"AUTH_{mechanism}", f"base64 {mechanism} initial response"
+        else:
+            decoded = decode_challenge(self._challenge or "") or ""
+            base = _CHALLENGE_NAMES.get(decoded.strip().lower(), "AUTH_RESPONSE")
+            meaning = f"base64 answer to {decoded.strip()!r}" if decoded else "base64 answer"
+        name, count = base, 1
+        while name in self.variables:
+            count += 1
+            name = f"{base}_{count}"
+        return name, meaning
+
+    def close(self) -> None:
+        if self.variables:
+            needed = " ".join(f"--var {name}=..." for name in self.variables)
+            self._writer.comment(f"replay needs: {needed}")
+        self._flush()
+
+    def _flush(self) -> None:
+        text = self._writer.text()
+        self._stream.write(text[self._flushed :])
+        self._stream.flush()
+        self._flushed = len(text)
+
+
+def open_recording(path: Path) -> TextIO:
+    try:
+        return path.open("w", encoding="utf-8", newline="\n")
+    except OSError as exc:
+        from smtpshell.errors import UsageError
+
+        raise UsageError(f"cannot record to {path}: {exc.strerror}") from None

@@ -1,0 +1,161 @@
+"""Replaying one transcript against a server with a Session, step by step."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from smtpshell.core.endpoint import Endpoint, TlsMode
+from smtpshell.core.events import Listener, Received
+from smtpshell.core.session import DEFAULT_TIMEOUT, Session, TlsSettings
+from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.protocol.reply import Reply
+from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
+
+_MODES = {"plain": TlsMode.PLAIN, "starttls": TlsMode.STARTTLS, "implicit": TlsMode.IMPLICIT}
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """Command-line choices; each one given overrides the transcript's directive."""
+
+    host: str | None = None
+    port: int | None = None
+    mode: TlsMode | None = None
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    helo: str = "localhost"
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """Where a replay went wrong: the transcript line, what was expected and what came."""
+
+    line: int
+    reason: str
+    sent: str = ""  # the client line whose reply failed ("" for the greeting)
+    expected: tuple[str, ...] = ()
+    actual: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    path: str
+    mismatch: Mismatch | None
+    steps: int  # client steps carried out
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.mismatch is None
+
+
+def target(transcript: Transcript, options: ReplayOptions) -> tuple[Endpoint, TlsMode]:
+    """Where to connect: the options, else the transcript's connect directive."""
+    directive = transcript.connect
+    host = options.host or (directive.host if directive else None)
+    if host is None:
+        raise UsageError(
+            f"{transcript.path}: no connect directive in the transcript; pass --connect HOST[:PORT]"
+        )
+    mode = options.mode or (_MODES[directive.tls] if directive else TlsMode.PLAIN)
+    port = options.port or (directive.port if directive else None) or mode.default_port
+    return Endpoint(host, port), mode
+
+
+class _Replay:
+    def __init__(self, transcript: Transcript, options: ReplayOptions, listener: Listener | None):
+        self.transcript = transcript
+        self.options = options
+        self.session = Session(listener, timeout=options.timeout)
+        self.unsolicited: asyncio.Queue[Reply] = asyncio.Queue()
+        self.session.subscribe(self._collect_unsolicited)
+        self.done = 0
+
+    def _collect_unsolicited(self, event: object) -> None:
+        if isinstance(event, Received) and event.unsolicited:
+            self.unsolicited.put_nowait(event.reply)
+
+    async def run(self) -> Mismatch | None:
+        endpoint, mode = target(self.transcript, self.options)
+        line = self.transcript.connect.line if self.transcript.connect else 0
+        try:
+            greeting = await self.session.connect(
+                endpoint, mode, self.options.tls, self.options.helo
+            )
+        except SmtpShellError as exc:
+            return Mismatch(line, str(exc))
+        failed = _check(self.transcript.greeting, greeting, "")
+        if failed is not None:
+            return failed
+        try:
+            return await self._steps(self.transcript.steps) or await self._closing()
+        except SmtpShellError as exc:
+            step = self.transcript.steps[min(self.done, len(self.transcript.steps) - 1)]
+            return Mismatch(step.line, str(exc), _shown(step))
+        finally:
+            await self.session.close()
+
+    async def _steps(self, steps: Sequence[ClientStep]) -> Mismatch | None:
+        index = 0
+        while index < len(steps):
+            step = steps[index]
+            if step.kind == "data":
+                self.session.send_data_line(step.text)
+                index += 1
+            elif step.kind == "end_data":
+                reply = await self.session.end_data()
+                index += 1
+                if (failed := _check(step.expect, reply, step)) is not None:
+                    return failed
+            else:
+                # Commands written with no reply between them go out together (RFC 2920).
+                batch = [step]
+                while index + len(batch) < len(steps) and steps[index + len(batch)].pipelined:
+                    batch.append(steps[index + len(batch)])
+                futures = [self.session.send_nowait(item.text) for item in batch]
+                for item, future in zip(batch, futures, strict=True):
+                    reply = await self.session.wait_reply(future, _shown(item))
+                    if (failed := _check(item.expect, reply, item)) is not None:
+                        return failed
+                index += len(batch)
+            self.done = index
+        return None
+
+    async def _closing(self) -> Mismatch | None:
+        """A transcript may end with the 421 a server sends before closing."""
+        expected = self.transcript.closing
+        if expected is None:
+            return None
+        try:
+            reply = await asyncio.wait_for(self.unsolicited.get(), self.options.timeout)
+        except TimeoutError:
+            return Mismatch(expected.line, f"expected {expected.code} from the server, got nothing")
+        return _check(expected, reply, "")
+
+
+def _shown(step: ClientStep) -> str:
+    # Never show a credential, even one that came from a variable.
+    return step.template if step.secret else step.text
+
+
+def _check(expected: ExpectedReply | None, reply: Reply, step: ClientStep | str) -> Mismatch | None:
+    if expected is None:
+        return None
+    reason = expected.check(reply.code, reply.lines)
+    if reason is None:
+        return None
+    sent = _shown(step) if isinstance(step, ClientStep) else step
+    return Mismatch(expected.line, reason, sent, expected.raw, tuple(reply.wire_lines()))
+
+
+async def replay(
+    transcript: Transcript, options: ReplayOptions, listener: Listener | None = None
+) -> ReplayResult:
+    """Replay a transcript (variables already substituted) and say how it went."""
+    started = time.monotonic()
+    runner = _Replay(transcript, options, listener)
+    mismatch = await runner.run()
+    return ReplayResult(transcript.path, mismatch, runner.done, time.monotonic() - started)
