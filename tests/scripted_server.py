@@ -78,6 +78,23 @@ async def read_command(reader: asyncio.StreamReader) -> str:
     return line.decode("utf-8").rstrip("\r\n")
 
 
+def answer_first_command(payload: bytes, repeat: bool = False) -> Handler:
+    """Greet, read one command, answer it with ``payload`` (forever if ``repeat``)."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 hostile\r\n")
+        await writer.drain()
+        await read_command(reader)
+        while True:
+            writer.write(payload)
+            await writer.drain()
+            if not repeat:
+                await reader.read()
+                return
+
+    return handler
+
+
 def self_signed_context(directory: Path, name: str = "localhost") -> ssl.SSLContext:
     """A server context with a self-signed certificate (no CA anyone trusts)."""
     from cryptography import x509

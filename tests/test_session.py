@@ -10,7 +10,12 @@ from typing import Any, TypeVar
 
 import pytest
 from conftest import PASSWORD, USER
-from scripted_server import ScriptedServer, read_command, self_signed_context
+from scripted_server import (
+    ScriptedServer,
+    answer_first_command,
+    read_command,
+    self_signed_context,
+)
 
 from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Closed, Event, Notice, Received, Sent, TlsStarted
@@ -293,21 +298,6 @@ def test_unsolicited_421_and_close_are_reported() -> None:
     ]
 
 
-def _hostile(payload: bytes, repeat: bool = False) -> Any:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 hostile\r\n")
-        await writer.drain()
-        await read_command(reader)
-        while True:
-            writer.write(payload)
-            await writer.drain()
-            if not repeat:
-                await reader.read()
-                return
-
-    return handler
-
-
 @pytest.mark.parametrize(
     ("payload", "repeat", "message"),
     [
@@ -332,7 +322,7 @@ def test_oversized_replies_are_bounded(payload: bytes, repeat: bool, message: st
         assert session.connected
         await session.close()
 
-    with ScriptedServer(_hostile(payload, repeat)) as scripted:
+    with ScriptedServer(answer_first_command(payload, repeat)) as scripted:
         run(scenario(scripted.port))
     assert any("connection closed" in e.reason for e in events.of(Closed))
 

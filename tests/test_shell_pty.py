@@ -8,7 +8,12 @@ from pathlib import Path
 
 from conftest import PASSWORD, USER, history_text
 from pty_shell import ShellPty
-from scripted_server import ScriptedServer, read_command, self_signed_context
+from scripted_server import (
+    ScriptedServer,
+    answer_first_command,
+    read_command,
+    self_signed_context,
+)
 
 from smtpshell.protocol.auth import b64encode_text
 from smtpshell.server import BackgroundServer, MaildirStore
@@ -152,24 +157,9 @@ def test_server_closing_while_user_types(start_shell: Start, server: BackgroundS
     assert "Traceback" not in sh.screen
 
 
-def _endless(payload: bytes, repeat: bool) -> object:
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 hostile\r\n")
-        await writer.drain()
-        await read_command(reader)
-        while True:
-            writer.write(payload)
-            await writer.drain()
-            if not repeat:
-                await reader.read()
-                return
-
-    return handler
-
-
 def test_huge_and_endless_replies_leave_the_shell_usable(start_shell: Start) -> None:
-    huge = _endless(b"250 " + b"A" * 70000 + b"\r\n", repeat=False)
-    endless = _endless(b"250-more\r\n" * 200, repeat=True)
+    huge = answer_first_command(b"250 " + b"A" * 70000 + b"\r\n", repeat=False)
+    endless = answer_first_command(b"250-more\r\n" * 200, repeat=True)
     with ScriptedServer(huge) as one, ScriptedServer(endless) as two:  # type: ignore[arg-type]
         sh = start_shell("--connect", f"127.0.0.1:{one.port}")
         converse(
