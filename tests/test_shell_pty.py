@@ -342,3 +342,21 @@ def test_seed_walkthrough_over_implicit_tls(start_shell: Start, server: Backgrou
         b"Subject: subject\r\nfrom:<yourname@example.test>\r\nto:<friend@example.test>\r\n"
         b"\r\nbody\r\n"
     ]
+
+
+def test_control_characters_from_the_server_never_reach_the_terminal(start_shell: Start) -> None:
+    async def sneaky(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Clear screen, OSC 52 clipboard write, a bell and invalid UTF-8.
+        writer.write(b"220 hi\x1b[2J\x1b]52;c;ZXZpbA==\x07 \xff\xfe there\r\n")
+        await writer.drain()
+        await read_command(reader)
+        writer.write(b"250 ok\r\n")
+        await writer.drain()
+        await reader.read()
+
+    with ScriptedServer(sneaky) as scripted:
+        sh = start_shell("--connect", f"127.0.0.1:{scripted.port}")
+        sh.expect(r"220 hi\\x1b\[2J\\x1b\]52;c;ZXZpbA==\\x07 \\xff\\xfe there")
+        converse(sh, [("NOOP", "250 ok")])
+        assert sh.close() == 0
+    assert "\x1b]52" not in sh.raw and "\x1b[2J" not in sh.raw
