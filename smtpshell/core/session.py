@@ -82,6 +82,7 @@ class Session:
     def _reset_state(self) -> None:
         self.endpoint: Endpoint | None = None
         self.mode = TlsMode.PLAIN  # how the connection was asked for
+        self.server_hostname = ""  # the name TLS verifies (usually endpoint.host)
         self.tls: TlsInfo | None = None
         self.tls_settings = TlsSettings()
         self.greeting: Reply | None = None
@@ -100,6 +101,10 @@ class Session:
     def unsubscribe(self, listener: Listener) -> None:
         self._listeners.remove(listener)
 
+    def notify(self, text: str, level: str = "info") -> None:
+        """Report something about this session to its listeners (a Notice event)."""
+        self._emit(Notice(text, level))
+
     def _emit(self, event: Event) -> None:
         for listener in list(self._listeners):
             listener(event)
@@ -116,20 +121,29 @@ class Session:
         mode: TlsMode = TlsMode.PLAIN,
         tls: TlsSettings | None = None,
         helo: str = "localhost",
+        server_hostname: str | None = None,
     ) -> Reply:
-        """Connect, read the greeting and, for ``TlsMode.STARTTLS``, upgrade."""
+        """Connect, read the greeting and, for ``TlsMode.STARTTLS``, upgrade.
+
+        ``server_hostname`` is the name the certificate must carry (and the SNI) when
+        it differs from ``endpoint.host``: an MX host reached by the address our own
+        resolver gave.
+        """
         if self.connected:
             await self.close()
         self._reset_state()
         self.tls_settings = tls or TlsSettings()
+        self.server_hostname = server_hostname or endpoint.host
         context = self.tls_settings.context() if mode is TlsMode.IMPLICIT else None
         loop = asyncio.get_running_loop()
         greeting = self._expect(GREETING)
+        # Callbacks act only while their stream is the current one: a replaced
+        # connection's late connection_lost must not close its successor.
         stream = SmtpStream(
             lambda transport: self._on_made(stream, transport, endpoint, mode),
-            self._on_reply,
-            self._on_protocol_error,
-            self._on_lost,
+            lambda reply: self._on_reply(reply) if self._stream is stream else None,
+            lambda exc: self._on_protocol_error(exc) if self._stream is stream else None,
+            lambda exc: self._on_lost(exc) if self._stream is stream else None,
         )
         try:
             await asyncio.wait_for(
@@ -138,13 +152,13 @@ class Session:
                     endpoint.host,
                     endpoint.port,
                     ssl=context,
-                    server_hostname=endpoint.host if context else None,
+                    server_hostname=self.server_hostname if context else None,
                 ),
                 self.timeout,
             )
         except BaseException as exc:
             self._pending.clear()
-            raise _connect_error(exc, endpoint, mode, self.timeout) from exc
+            raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
         reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
         if mode is TlsMode.STARTTLS:
             await self._negotiate_starttls(helo)
@@ -331,19 +345,19 @@ class Session:
             self.auth_pending = reply.code == 334
 
     async def _upgrade(self, future: asyncio.Future[Reply], reply: Reply) -> None:
-        stream, endpoint = self._stream, self.endpoint
-        assert stream is not None and stream.transport is not None and endpoint is not None
+        stream = self._stream
+        assert stream is not None and stream.transport is not None
         loop = asyncio.get_running_loop()
         try:
             context = self.tls_settings.context()
             transport = await loop.start_tls(
-                stream.transport, stream, context, server_hostname=endpoint.host
+                stream.transport, stream, context, server_hostname=self.server_hostname
             )
         except (ssl.SSLError, OSError, TlsError) as exc:
             message = (
                 str(exc)
                 if isinstance(exc, TlsError)
-                else explain_tls_failure(exc, endpoint.host, TlsMode.STARTTLS)
+                else explain_tls_failure(exc, self.server_hostname, TlsMode.STARTTLS)
             )
             self._fail(TlsError(message))
             if not future.done():
@@ -353,6 +367,9 @@ class Session:
             self._fail(ConnectionClosed("TLS handshake cancelled"))
             raise
         assert transport is not None
+        if self._stream is not stream:  # closed or replaced during the handshake
+            transport.close()
+            return
         dropped = stream.resume_after_tls(transport)
         if dropped:
             self._emit(
@@ -431,12 +448,12 @@ def _greeting_hint(endpoint: Endpoint, mode: TlsMode) -> str:
 
 
 def _connect_error(
-    exc: BaseException, endpoint: Endpoint, mode: TlsMode, timeout: float
+    exc: BaseException, endpoint: Endpoint, hostname: str, mode: TlsMode, timeout: float
 ) -> BaseException:
     if isinstance(exc, TimeoutError):
         return SmtpTimeout(f"connecting to {endpoint} timed out after {timeout:g} s")
     if isinstance(exc, ssl.SSLError):
-        return TlsError(explain_tls_failure(exc, endpoint.host, mode))
+        return TlsError(explain_tls_failure(exc, hostname, mode))
     if isinstance(exc, socket.gaierror):
         return NetworkError(f"cannot resolve {endpoint.host!r}: {exc.strerror}")
     if isinstance(exc, OSError):

@@ -16,8 +16,8 @@ from smtpshell.core.events import Closed, Event
 from smtpshell.core.session import Session
 from smtpshell.core.target import ConnectTarget
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
-from smtpshell.protocol.commands import auth_initial_response
 from smtpshell.render.events import EventRenderer
+from smtpshell.shell.masking import secret_start
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -234,7 +234,7 @@ class Shell:
         session = self.session
         if session.auth_pending or session.in_data or "\n" in line:
             return False  # AUTH responses, message text and pastes stay out
-        return not auth_initial_response(line)
+        return secret_start(line) is None
 
     def _make_prompt(self) -> PromptSession[str]:
         from prompt_toolkit import PromptSession

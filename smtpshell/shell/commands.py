@@ -27,6 +27,7 @@ async def show_help(shell: Shell, rest: str) -> None:
     """List local commands (SMTP's own HELP goes to the server)."""
     from rich.table import Table
 
+    rest = rest.strip()
     if rest:
         found = REGISTRY.match(rest)
         if found is None:
@@ -49,20 +50,49 @@ async def show_help(shell: Shell, rest: str) -> None:
 
 @REGISTRY.command(
     "connect",
-    usage="connect HOST[:PORT] [--tls|--starttls] [--cafile PEM] [--insecure] [--helo NAME] "
-    "[--timeout SECONDS]",
+    usage="connect HOST[:PORT] | --mx DOMAIN [--port N] [--tls|--starttls] [--cafile PEM] "
+    "[--insecure] [--helo NAME] [--timeout SECONDS]",
     aliases=("open",),
 )
 async def connect(shell: Shell, rest: str) -> None:
-    """Connect to a server (closing any current connection)."""
-    import shlex
-
+    """Connect to a server, or with --mx to a domain's first answering MX host."""
     parser = ArgumentParser(prog="connect", add_help=False)
-    parser.add_argument("address")
+    parser.add_argument("address", nargs="?")
+    parser.add_argument("--mx", metavar="DOMAIN")
+    parser.add_argument("--port", type=_port, metavar="N")
     add_tls_arguments(parser)
     add_session_arguments(parser)
-    args = parser.parse_args(shlex.split(rest))
+    args = parser.parse_args(split_arguments(rest))
+    if args.mx is not None:
+        if args.address is not None:
+            raise UsageError("give either HOST[:PORT] or --mx DOMAIN, not both")
+        from smtpshell.shell.dns_commands import connect_mx
+
+        await connect_mx(shell, args)
+        return
+    if args.address is None:
+        raise UsageError("connect needs HOST[:PORT] or --mx DOMAIN")
+    if args.port is not None:
+        raise UsageError("--port goes with --mx; otherwise write HOST:PORT")
     await shell.connect(target_from_args(args.address, args))
+
+
+def split_arguments(rest: str) -> list[str]:
+    """A local command's arguments, split as a POSIX shell would (quotes allowed)."""
+    import shlex
+
+    try:
+        return shlex.split(rest)
+    except ValueError as exc:  # "No closing quotation"
+        raise UsageError(f"cannot parse the arguments: {str(exc).lower()}") from None
+
+
+def _port(text: str) -> int:
+    import argparse
+
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, not {text!r}")
+    return int(text)
 
 
 @REGISTRY.command("disconnect", aliases=("close",))
@@ -101,3 +131,11 @@ async def tls(shell: Shell, rest: str) -> None:
 async def leave(shell: Shell, rest: str) -> None:
     """Leave the shell (closing the connection without QUIT; Ctrl-D does the same)."""
     shell.done = True
+
+
+# The helpers register themselves on import; imported last, as they use the above.
+from smtpshell.shell import (  # noqa: E402
+    auth_commands,  # noqa: F401
+    capability_commands,  # noqa: F401
+    dns_commands,  # noqa: F401
+)

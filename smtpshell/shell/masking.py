@@ -1,4 +1,4 @@
-"""Hide a credential while it is typed: ``AUTH PLAIN <initial response>``."""
+"""Hide a credential while it is typed: ``AUTH PLAIN <initial response>``, ``b64 TEXT``."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ _AUTH_WITH_RESPONSE = re.compile(r"\s*auth\s+\S+\s+", re.IGNORECASE)
 
 
 def secret_start(text: str) -> int | None:
-    """Index where the initial response of an AUTH line begins, or None."""
+    """Index where the secret part of a line begins, or None: the initial response
+    of an AUTH line, or the arguments of a local command such as ``b64``."""
+    from smtpshell.shell.registry import REGISTRY
+
     match = _AUTH_WITH_RESPONSE.match(text)
-    return match.end() if match else None
+    if match:
+        return match.end()
+    found = REGISTRY.match(text)
+    if found is None or not found[0].secret_args or not found[1]:
+        return None
+    return len(text) - len(found[1])
 
 
 class MaskAuthResponse(Processor):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 @REGISTRY.command("record", usage="record FILE | record stop")
 async def record(shell: Shell, rest: str) -> None:
     """Record the session to FILE as a replayable transcript (secrets become ${VARS})."""
+    rest = rest.strip()
     if rest == "stop":
         path = shell.stop_recording()
         if path is None:

@@ -25,6 +25,7 @@ class LocalCommand:
     usage: str
     handler: Handler
     aliases: tuple[str, ...] = ()
+    secret_args: bool = False  # arguments masked while typed and kept out of history
 
     @property
     def summary(self) -> str:
@@ -42,10 +43,14 @@ class Registry:
         self._ordered: list[LocalCommand] = []
 
     def command(
-        self, name: str, usage: str = "", aliases: tuple[str, ...] = ()
+        self,
+        name: str,
+        usage: str = "",
+        aliases: tuple[str, ...] = (),
+        secret_args: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            entry = LocalCommand(name, usage, handler, aliases)
+            entry = LocalCommand(name, usage, handler, aliases, secret_args)
             for key in entry.names:
                 if key in self._commands:
                     raise ValueError(f"local command {key!r} registered twice")
@@ -56,10 +61,14 @@ class Registry:
         return register
 
     def match(self, line: str) -> tuple[LocalCommand, str] | None:
-        """The local command a line invokes and the rest of the line, or None."""
-        word, _, rest = line.strip().partition(" ")
+        """The local command a line invokes and the rest of the line, or None.
+
+        Only the space after the command word is dropped: ``b64`` encodes the rest
+        exactly as typed, leading and trailing spaces included.
+        """
+        word, _, rest = line.lstrip().partition(" ")
         entry = self._commands.get(word.lower())
-        return (entry, rest.strip()) if entry else None
+        return (entry, rest) if entry else None
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._ordered)

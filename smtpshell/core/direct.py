@@ -1,0 +1,170 @@
+"""Direct delivery's first step: reach one of a domain's mail exchangers (RFC 5321 5.1).
+
+The MX hosts are tried in preference order (random among equal preferences), each
+of their addresses in turn, until one greets with 220. Addresses come from the
+configured resolver (``lookup_mx``), never the system's, so ``--nameserver``
+decides where mail would go. Each attempt and its outcome is reported as a
+``Notice`` through the session, to all its listeners: the core never prints.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+from dataclasses import dataclass
+
+from smtpshell.core.dns import MxHost, MxResult, ResolverConfig, delivery_order, lookup_mx
+from smtpshell.core.endpoint import Endpoint, TlsMode
+from smtpshell.core.session import Session, TlsSettings
+from smtpshell.errors import NetworkError, SmtpShellError, TlsError
+from smtpshell.protocol.reply import Reply
+
+SMTP_PORT = 25  # RFC 5321 4.5.4.2 (relay between MTAs); 465/587 are for submission
+
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ETIMEDOUT: "timed out",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+
+
+class DirectDeliveryError(SmtpShellError):
+    """Direct delivery cannot start; ``str(error)`` is one line."""
+
+
+class NullMxError(DirectDeliveryError):
+    """The domain publishes a null MX: it accepts no mail (RFC 7505)."""
+
+
+class NoExchangerReached(NetworkError, DirectDeliveryError):
+    """Every address of every mail exchanger failed or did not greet with 220."""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One connection attempt to one address of one mail exchanger."""
+
+    host: MxHost
+    endpoint: Endpoint
+    outcome: str  # "220" on success, else why it failed ("connection refused"...)
+    reached: bool = False
+
+
+@dataclass(frozen=True)
+class DirectConnection:
+    """The mail exchanger that answered, and how it was found."""
+
+    domain: str
+    host: MxHost
+    endpoint: Endpoint
+    greeting: Reply
+    attempts: tuple[Attempt, ...]
+
+
+def describe(host: MxHost, endpoint: Endpoint) -> str:
+    """``mx1.mx.test [127.0.0.1]:25 (preference 10)``."""
+    address = f"[{endpoint.host}]:{endpoint.port}"
+    return f"{host.name} {address} (preference {host.preference})"
+
+
+async def connect_direct(
+    session: Session,
+    domain: str,
+    resolver: ResolverConfig,
+    *,
+    port: int = SMTP_PORT,
+    mode: TlsMode = TlsMode.PLAIN,
+    tls: TlsSettings | None = None,
+    helo: str = "localhost",
+    rng: random.Random | None = None,
+) -> DirectConnection:
+    """Look up the mail exchangers of ``domain`` and connect ``session`` to the first
+    that greets with 220. DNS errors (``DnsError``) propagate as they are."""
+    result = await lookup_mx(domain, resolver)
+    return await connect_exchangers(
+        session, result, port=port, mode=mode, tls=tls, helo=helo, rng=rng
+    )
+
+
+async def connect_exchangers(
+    session: Session,
+    result: MxResult,
+    *,
+    port: int = SMTP_PORT,
+    mode: TlsMode = TlsMode.PLAIN,
+    tls: TlsSettings | None = None,
+    helo: str = "localhost",
+    rng: random.Random | None = None,
+) -> DirectConnection:
+    """Connect to the mail exchangers of an MX lookup's ``result``, in delivery order.
+
+    With TLS, each certificate is verified against the MX host's name, not the
+    address connected to: that name is what an MX certificate carries (RFC 7672,
+    RFC 8461 4.1).
+    """
+    settings = tls or TlsSettings()
+    notify = session.notify
+
+    if result.null_mx:
+        raise NullMxError(f"{result.domain} accepts no mail (null MX, RFC 7505)")
+    if result.implicit:
+        notify(
+            f"{result.domain} has no MX records: trying its own address (implicit MX, RFC 5321 5.1)"
+        )
+    attempts: list[Attempt] = []
+    for host in delivery_order(result, rng):
+        # IPv4 first: many networks still cannot reach port 25 over IPv6, and a
+        # fixed order makes what is tried predictable; both families are tried.
+        addresses = (*host.ipv4, *host.ipv6)
+        if not addresses:
+            notify(f"skipping {host.name} (preference {host.preference}): no A/AAAA address")
+            continue
+        for address in addresses:
+            endpoint = Endpoint(address, port)
+            notify(f"trying {describe(host, endpoint)}...")
+            outcome, greeting = await _attempt(session, host, endpoint, mode, settings, helo)
+            attempts.append(Attempt(host, endpoint, outcome, greeting is not None))
+            if greeting is not None:
+                return DirectConnection(result.domain, host, endpoint, greeting, tuple(attempts))
+            notify(f"... {outcome}")
+    tried = len(attempts)
+    if not tried:
+        raise NoExchangerReached(f"{result.domain}: no mail exchanger has an address")
+    plural = "es" if tried != 1 else ""
+    raise NoExchangerReached(
+        f"{result.domain}: no mail exchanger answered with 220 ({tried} address{plural} tried)"
+    )
+
+
+async def _attempt(
+    session: Session,
+    host: MxHost,
+    endpoint: Endpoint,
+    mode: TlsMode,
+    tls: TlsSettings,
+    helo: str,
+) -> tuple[str, Reply | None]:
+    """(outcome, greeting): the greeting only when the server said 220 (RFC 5321 3.1)."""
+    try:
+        greeting = await session.connect(endpoint, mode, tls, helo, server_hostname=host.name)
+    except SmtpShellError as exc:
+        await session.close()
+        return _reason(exc), None
+    if greeting.code != 220:
+        # A 554 (or 421) greeting refuses the session: move on to the next host.
+        await session.close()
+        return f"greeted with {greeting.code}, not 220", None
+    return "220", greeting
+
+
+def _reason(exc: SmtpShellError) -> str:
+    """A few words for an attempt's failure, as in "... connection refused"."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in _ERRNO_WORDS:
+        return _ERRNO_WORDS[cause.errno]
+    if isinstance(exc, TlsError):
+        return f"TLS failed: {exc}"
+    return str(exc)  # time-outs already say which wait ran out
