@@ -416,3 +416,19 @@ def test_streamed_message_normalised_and_stuffed(server: BackgroundServer) -> No
     run(scenario())
     expected = b"line one\r\n.dot line\r\n..two\r\nlast\r\n" * count
     assert stored(server) == [expected]
+
+
+def test_reconnecting_right_after_tls_keeps_the_new_connection(server: BackgroundServer) -> None:
+    async def scenario() -> None:
+        session = Session(timeout=5)
+        settings = TlsSettings(cafile=server.ca_file)
+        for _ in range(3):
+            await session.connect(local(server.port), TlsMode.STARTTLS, settings)
+            # The old TLS connection's close lands after the new greeting: ignored.
+            await session.connect(local(server.port))
+            await asyncio.sleep(0.05)
+            assert session.connected
+            assert (await session.send("NOOP")).code == 250
+        await session.close()
+
+    run(scenario())
