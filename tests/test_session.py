@@ -432,3 +432,19 @@ def test_reconnecting_right_after_tls_keeps_the_new_connection(server: Backgroun
         await session.close()
 
     run(scenario())
+
+
+def test_starttls_required_but_refused() -> None:
+    async def refuses(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 fickle\r\n")
+        await read_command(reader)
+        writer.write(b"250-fickle.test\r\n250 STARTTLS\r\n")
+        await read_command(reader)
+        writer.write(b"454 4.7.0 TLS not available due to temporary reason\r\n")
+        await reader.read()
+
+    with (
+        ScriptedServer(refuses) as scripted,
+        pytest.raises(TlsError, match=r"the server refused STARTTLS: 454 4\.7\.0 TLS not"),
+    ):
+        run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
