@@ -212,8 +212,7 @@ class Session:
         else:
             verb, public, secret = verb_of(line), line, False
         future = self._expect(verb)
-        assert stream.transport is not None
-        stream.transport.write(data)
+        self._write(stream, data)
         self._emit(Sent(public, secret, origin))
         return future
 
@@ -234,12 +233,10 @@ class Session:
         check_data_line(line)
         raw = line.encode("utf-8")
         if len(raw) > MAX_TEXT_LINE_OCTETS:
-            self._emit(
-                Notice(
-                    f"this line is {len(raw)} octets; RFC 5321 4.5.3.1.6 allows "
-                    f"{MAX_TEXT_LINE_OCTETS}, servers may reject or break it",
-                    "warning",
-                )
+            self.notify(
+                f"this line is {len(raw)} octets; RFC 5321 4.5.3.1.6 allows "
+                f"{MAX_TEXT_LINE_OCTETS}, servers may reject or break it",
+                "warning",
             )
         self._write(stream, stuff_line(raw))
         self._emit(Sent(line, origin=origin, in_data=True))
@@ -268,8 +265,8 @@ class Session:
         tail = encoder.finish()
         future = self._expect(END_DATA)
         self._write(stream, tail)
-        summary = f"<message: {sent + len(tail) - len(END_OF_DATA)} bytes>"
-        self._emit(Sent(summary, origin=Origin.AUTO, in_data=True))
+        # A summary, not a Sent per line: a recorder must not take it for message text.
+        self.notify(f"message sent: {sent + len(tail) - len(END_OF_DATA)} bytes")
         self._emit(Sent(".", origin=Origin.AUTO, end_of_data=True))
         return await self._wait(future, "the end of data")
 
@@ -372,12 +369,10 @@ class Session:
             return
         dropped = stream.resume_after_tls(transport)
         if dropped:
-            self._emit(
-                Notice(
-                    f"discarded {dropped} bytes the server sent in plain text after its 220 "
-                    "(possible STARTTLS response injection, RFC 3207 5)",
-                    "warning",
-                )
+            self.notify(
+                f"discarded {dropped} bytes the server sent in plain text after its 220 "
+                "(possible STARTTLS response injection, RFC 3207 5)",
+                "warning",
             )
         # RFC 3207 4.2: forget everything learned before TLS; a new EHLO is needed.
         self.capabilities = None
