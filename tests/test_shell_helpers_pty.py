@@ -259,7 +259,8 @@ def test_connect_mx_reaches_the_live_exchanger_after_a_dead_one(
              r"error: nullmx\.test accepts no mail \(null MX, RFC 7505\)"),
             ("connect --mx nosuch.test", r"error: nosuch\.test: no such domain \(NXDOMAIN\)"),
             (f"connect --mx mx.test --port {port} --starttls --cafile {server.ca_file}",
-             r"TLS failed: .*mx[12]\.mx\.test: the certificate does not match the host name"),
+             r"error: TLS certificate verification failed for mx[12]\.mx\.test: the certificate"
+             r" does not match the host name.*\n\.\.\. failed \(see above\)"),
             ("connect 127.0.0.1 --mx mx.test", r"error: give either HOST\[:PORT\] or --mx DOMAIN"),
             ("connect 127.0.0.1 --port 25", r"error: --port goes with --mx"),
             ("connect --mx mx.test --port 0", r"error: argument --port: port must be a number"),

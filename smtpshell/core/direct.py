@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from smtpshell.core.dns import MxHost, MxResult, ResolverConfig, delivery_order, lookup_mx
 from smtpshell.core.endpoint import Endpoint, TlsMode
+from smtpshell.core.events import Closed, Event
 from smtpshell.core.session import Session, TlsSettings
 from smtpshell.errors import NetworkError, SmtpShellError, TlsError
 from smtpshell.protocol.reply import Reply
@@ -125,11 +126,11 @@ async def connect_exchangers(
         for address in addresses:
             endpoint = Endpoint(address, port)
             notify(f"trying {describe(host, endpoint)}...")
-            outcome, greeting = await _attempt(session, host, endpoint, mode, settings, helo)
+            outcome, greeting, shown = await _attempt(session, host, endpoint, mode, settings, helo)
             attempts.append(Attempt(host, endpoint, outcome, greeting is not None))
             if greeting is not None:
                 return DirectConnection(result.domain, host, endpoint, greeting, tuple(attempts))
-            notify(f"... {outcome}")
+            notify("... failed (see above)" if shown else f"... {outcome}")
     tried = len(attempts)
     if not tried:
         raise NoExchangerReached(f"{result.domain}: no mail exchanger has an address")
@@ -146,18 +147,29 @@ async def _attempt(
     mode: TlsMode,
     tls: TlsSettings,
     helo: str,
-) -> tuple[str, Reply | None]:
-    """(outcome, greeting): the greeting only when the server said 220 (RFC 5321 3.1)."""
+) -> tuple[str, Reply | None, bool]:
+    """(outcome, greeting, shown): the greeting only when the server said 220 (RFC
+    5321 3.1); ``shown`` when the session already reported the failure as it closed
+    (a STARTTLS handshake, a time-out), so it need not be said twice."""
+    failures: list[str] = []
+
+    def note(event: Event) -> None:
+        if isinstance(event, Closed) and event.failure:
+            failures.append(event.reason)
+
+    session.subscribe(note)
     try:
         greeting = await session.connect(endpoint, mode, tls, helo, server_hostname=host.name)
     except SmtpShellError as exc:
         await session.close()
-        return _reason(exc), None
+        return _reason(exc), None, str(exc) in failures
+    finally:
+        session.unsubscribe(note)
     if greeting.code != 220:
         # A 554 (or 421) greeting refuses the session: move on to the next host.
         await session.close()
-        return f"greeted with {greeting.code}, not 220", None
-    return "220", greeting
+        return f"greeted with {greeting.code}, not 220", None, False
+    return "220", greeting, False
 
 
 def _reason(exc: SmtpShellError) -> str:

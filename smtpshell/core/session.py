@@ -203,7 +203,9 @@ class Session:
         """Send without waiting (pipelining, RFC 2920); the future resolves with the reply."""
         stream = self._require_stream()
         data = encode_command(line)
-        if self.auth_pending:
+        if self.auth_pending and line.strip() == "*":
+            verb, public, secret = AUTH_RESPONSE, line, False  # RFC 4954 4: cancel
+        elif self.auth_pending:
             verb, public, secret = AUTH_RESPONSE, "", True
         elif auth_initial_response(line):
             # RFC 4954 4: the initial response is a credential; only "AUTH MECH" may show.

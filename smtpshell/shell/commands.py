@@ -112,6 +112,8 @@ async def tls(shell: Shell, rest: str) -> None:
     if info is None:
         shell.info("not using TLS" + ("" if shell.session.connected else " (not connected)"))
         return
+    if not shell.session.connected:
+        shell.info("not connected: these are the closed connection's TLS details")
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("version", info.version)
     table.add_row("cipher", f"{info.cipher} ({info.bits} bits)")
