@@ -1,7 +1,9 @@
 """The real mail servers started by ``tests/servers/start``, as the tests see them.
 
 ``sudo tests/servers/start`` runs a private Postfix (with Dovecot as its SASL
-server) on 127.0.0.1 and, once everything answers, writes a JSON state file
+server) and an authoritative DNS server for ``interop.test`` and friends
+(``env.nameserver``, for ``--nameserver``) on 127.0.0.1 and, once everything
+answers, writes a JSON state file
 (``$SMTPSHELL_INTEROP_DIR/interop.json``, default directory
 ``/var/tmp/smtpshell-interop``). This module reads that file.
 
@@ -83,10 +85,14 @@ class InteropEnv:
     state_dir: Path
     host: str  # "127.0.0.1"
     server_name: str  # name in the server certificate ("localhost"; 127.0.0.1 is in it too)
+    mx_name: str  # interop.test's MX host, also in the certificate ("mx.interop.test")
     domain: str  # "interop.test"
     smtp_port: int  # plain SMTP, STARTTLS offered, no AUTH, no relaying
     smtps_port: int  # implicit TLS, AUTH PLAIN/LOGIN/CRAM-MD5, AUTH required before MAIL
     submission_port: int  # STARTTLS required before AUTH, AUTH required before MAIL
+    dns_port: int  # authoritative DNS (UDP and TCP) for interop.test and friends
+    nameserver: str  # "127.0.0.1:10053", for --nameserver
+    dns_zone: Path  # the zone file served (a copy of tests/servers/dns/interop.zone)
     ca_file: Path  # PEM of the private CA that signed the server certificate
     mail_dir: Path  # virtual_mailbox_base
     users: Mapping[str, InteropUser]  # by short name; SASL users
@@ -95,6 +101,7 @@ class InteropEnv:
     message_size_limit: int
     postfix_log: Path
     dovecot_log: Path
+    dns_log: Path
 
     @property
     def alice(self) -> InteropUser:
@@ -105,6 +112,11 @@ class InteropEnv:
     def bob(self) -> InteropUser:
         """The user with a non-ASCII password (UTF-8 on the wire)."""
         return self.users["bob"]
+
+    @property
+    def server_cert_file(self) -> Path:
+        """The server certificate (PEM), beside the CA."""
+        return self.ca_file.parent / "server.pem"
 
     def ssl_context(self) -> ssl.SSLContext:
         """A verifying client context that trusts only the private CA."""
@@ -150,10 +162,14 @@ def load_env(path: Path | None = None) -> InteropEnv:
             state_dir=Path(data["state_dir"]),
             host=data["host"],
             server_name=data["server_name"],
+            mx_name=data["mx_name"],
             domain=data["domain"],
             smtp_port=int(data["ports"]["smtp"]),
             smtps_port=int(data["ports"]["smtps"]),
             submission_port=int(data["ports"]["submission"]),
+            dns_port=int(data["ports"]["dns"]),
+            nameserver=data["nameserver"],
+            dns_zone=Path(data["dns_zone"]),
             ca_file=Path(data["ca_file"]),
             mail_dir=Path(data["mail_dir"]),
             users=users,
@@ -162,6 +178,7 @@ def load_env(path: Path | None = None) -> InteropEnv:
             message_size_limit=int(data["message_size_limit"]),
             postfix_log=Path(data["logs"]["postfix"]),
             dovecot_log=Path(data["logs"]["dovecot"]),
+            dns_log=Path(data["logs"]["dns"]),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise InteropUnavailable(f"{path} is malformed ({exc!r}): {START_HINT}") from None

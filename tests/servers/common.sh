@@ -1,6 +1,8 @@
 # Shared by tests/servers/start and tests/servers/stop (sourced, not executed).
 # shellcheck shell=bash
 
+# The caller's PATH, kept to find the python3 that runs the tests (pyenv, venv).
+CALLER_PATH=${PATH:-}
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 export PATH
 
@@ -12,10 +14,12 @@ STATE=${STATE%/}
 SMTP_PORT=10025        # plain SMTP, STARTTLS offered, no AUTH
 SMTPS_PORT=10465       # implicit TLS, AUTH required
 SUBMISSION_PORT=10587  # STARTTLS required, then AUTH required
-OUR_PORTS="$SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT"
+DNS_PORT=10053         # authoritative DNS for interop.test and friends, UDP and TCP
+OUR_PORTS="$SMTP_PORT $SMTPS_PORT $SUBMISSION_PORT $DNS_PORT"
 
 DOMAIN=interop.test
 SERVER_NAME=localhost  # name in the certificate (with IP 127.0.0.1)
+MX_NAME=mx.$DOMAIN     # also in the certificate: interop.test's MX in dns/interop.zone
 
 PF_CONF=$STATE/postfix/conf
 PF_QUEUE=$STATE/postfix/queue
@@ -24,6 +28,8 @@ DC_DIR=$STATE/dovecot
 DC_CONF=$DC_DIR/dovecot.conf
 DC_PIDFILE=$DC_DIR/run/master.pid
 TLS_DIR=$STATE/tls
+DNS_DIR=$STATE/dns
+DNS_PIDFILE=$DNS_DIR/dns.pid
 MAIL_DIR=$STATE/mail
 LOG_DIR=$STATE/log
 STATE_FILE=$STATE/interop.json
@@ -87,20 +93,36 @@ dovecot_pid() {
     pid_alive "$pid" dovecot && printf '%s\n' "$pid"
 }
 
-# Lines of `ss -ltnp` for a port on any address ("" when free).
+# Our DNS server: a python3 running the copy of dns_responder.py in $DNS_DIR
+# (its command name is python3.x, so the command line identifies it).
+dns_alive() {  # PID
+    [ -n "${1:-}" ] && [ -r "/proc/$1/cmdline" ] &&
+        tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$DNS_DIR/dns_responder.py"
+}
+
+dns_pid() {
+    local pid=
+    [ -r "$DNS_PIDFILE" ] && pid=$(tr -dc 0-9 <"$DNS_PIDFILE")
+    dns_alive "$pid" && printf '%s\n' "$pid"
+}
+
+# Lines of `ss -ltunp` (TCP listeners and bound UDP sockets) for a port on any
+# address ("" when free).
 port_listeners() {  # PORT
     if command -v ss >/dev/null 2>&1; then
-        ss -Hltnp "( sport = :$1 )" 2>/dev/null || true
+        ss -Hltunp "( sport = :$1 )" 2>/dev/null || true
     elif (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
         echo "127.0.0.1:$1 (something accepts connections; install iproute2 for details)"
     fi
 }
 
-# Stop our Postfix and Dovecot (both at once: each takes a second or two).
+# Stop our Postfix, Dovecot and DNS server (all at once: Postfix and Dovecot
+# take a second or two each).
 stop_servers() {
-    local ppid dpid i
+    local ppid dpid npid i
     ppid=$(postfix_pid) || ppid=
     dpid=$(dovecot_pid) || dpid=
+    npid=$(dns_pid) || npid=
     if [ -n "$ppid" ]; then
         say "stopping Postfix (master pid $ppid)"
         if [ -f "$PF_CONF/main.cf" ]; then
@@ -114,10 +136,18 @@ stop_servers() {
         say "stopping Dovecot (master pid $dpid)"
         kill -TERM "$dpid" 2>/dev/null || true
     fi
+    if [ -n "$npid" ]; then
+        say "stopping the DNS server (pid $npid)"
+        kill -TERM "$npid" 2>/dev/null || true
+    fi
     for i in $(seq 100); do
         pid_alive "$ppid" master || ppid=
         pid_alive "$dpid" dovecot || dpid=
-        [ -z "$ppid$dpid" ] && return 0
+        dns_alive "$npid" || npid=
+        if [ -z "$ppid$dpid$npid" ]; then
+            rm -f "$DNS_PIDFILE"
+            return 0
+        fi
         sleep 0.1
     done
     if [ -n "$ppid" ]; then
@@ -128,6 +158,11 @@ stop_servers() {
         warn "Dovecot master $dpid did not stop within 10s; killing it"
         kill -KILL "$dpid" 2>/dev/null || true
     fi
+    if [ -n "$npid" ]; then
+        warn "DNS server $npid did not stop within 10s; killing it"
+        kill -KILL "$npid" 2>/dev/null || true
+    fi
+    rm -f "$DNS_PIDFILE"
     sleep 0.2
 }
 

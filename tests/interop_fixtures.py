@@ -1,0 +1,92 @@
+"""Helpers for smtpshell's own interop tests against the real Postfix + Dovecot + DNS.
+
+The servers come from ``tests/servers/start`` (see ``interop_env``). These helpers
+build what a user would type (base64 computed here, independently of smtpshell's
+own encoders), drive a ``ShellPty`` through a dialogue, and tell whether a local
+command is present in the shell under test.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import ssl
+import subprocess
+import sys
+import uuid
+from functools import cache
+
+from interop_env import InteropEnv, InteropUser
+from pty_shell import ShellPty
+
+
+def b64(text: str | bytes) -> str:
+    """Base64 of the UTF-8 bytes, no line breaks: what AUTH wants (RFC 4954 4)."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return base64.b64encode(raw).decode("ascii")
+
+
+def plain_response(user: InteropUser, password: str | None = None) -> str:
+    """The AUTH PLAIN initial response ``base64(\\0user\\0password)`` (RFC 4616 2)."""
+    secret = user.password if password is None else password
+    return b64(b"\0" + user.address.encode("utf-8") + b"\0" + secret.encode("utf-8"))
+
+
+def marker(prefix: str) -> str:
+    """A token unique to one test run, to find its message in a maildir."""
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def converse(sh: ShellPty, steps: list[tuple[str, str]], timeout: float = 15) -> None:
+    """Type each line, then wait for its regex on the screen."""
+    for line, expected in steps:
+        sh.type(line)
+        sh.expect(expected, timeout)
+
+
+def server_fingerprint(env: InteropEnv) -> str:
+    """SHA-256 of the server certificate, as ``AB:CD:...`` (what `tls` should show)."""
+    pem = env.server_cert_file.read_text(encoding="ascii")
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def improper_pipelining(env: InteropEnv, needle: str) -> list[str]:
+    """Postfix's "improper command pipelining" log lines that mention ``needle``.
+
+    smtpd logs one when a client sends before the reply to CONNECT, EHLO, DATA...
+    (RFC 2920 3.1), quoting the bytes it read ahead.
+    """
+    text = env.postfix_log.read_text(encoding="utf-8", errors="replace")
+    return [
+        line
+        for line in text.splitlines()
+        if "improper command pipelining" in line and needle in line
+    ]
+
+
+def prompt(env: InteropEnv, port: int, state: str) -> str:
+    """The regex of the shell's prompt, e.g. ``127\\.0\\.0\\.1:10025 tls>``."""
+    return re.escape(f"{env.host}:{port} {state}>")
+
+
+@cache
+def local_commands() -> str:
+    """What ``?`` lists in the shell under test (piped, so plain text)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "smtpshell", "--no-history"],
+        input="?\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        check=False,
+    )
+    return done.stdout
+
+
+def has_local_command(name: str) -> bool:
+    """True when ``?`` lists a local command called ``name``."""
+    return any(line.split(" ", 1)[0] == name for line in local_commands().splitlines())
