@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -448,3 +449,48 @@ def test_starttls_required_but_refused() -> None:
         pytest.raises(TlsError, match=r"the server refused STARTTLS: 454 4\.7\.0 TLS not"),
     ):
         run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
+
+
+def test_expired_certificate_is_named(tmp_path: Path) -> None:
+    import datetime
+
+    import trustme
+
+    ca = trustme.CA()
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
+    leaf = ca.issue_cert("127.0.0.1", not_before=past - datetime.timedelta(days=30), not_after=past)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(context)
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 hi\r\n")
+        await reader.read()
+
+    settings = TlsSettings(cafile=tmp_path / "ca.pem")
+    with (
+        ScriptedServer(greet, context) as scripted,
+        pytest.raises(TlsError, match="the certificate has expired"),
+    ):
+        run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT, settings))
+
+
+def test_ipv6_literal_endpoint(tmp_path: Path, cert_dir: Path) -> None:
+    from server_fixtures import make_config
+
+    from smtpshell.core.endpoint import parse_endpoint
+
+    config = make_config(tmp_path, host="::1", cert_dir=cert_dir, tls_port=None)
+    with BackgroundServer(config) as v6:
+        endpoint = parse_endpoint(f"[::1]:{v6.port}", 25)
+
+        async def scenario() -> None:
+            session = Session(timeout=5)
+            await session.connect(endpoint, tls=TlsSettings(cafile=v6.ca_file))
+            assert str(session.endpoint) == f"[::1]:{v6.port}"
+            await session.send("EHLO me")
+            assert (await session.send("STARTTLS")).code == 220  # verified against ::1
+            assert session.tls is not None and session.tls.verified
+            await session.close()
+
+        run(scenario())
