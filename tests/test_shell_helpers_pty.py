@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, USER, history_text
-from dns_responder import DnsResponder, Records
+from dns_responder import TEST_ZONE, DnsResponder
 from pty_shell import ShellPty
 from server_fixtures import make_config
 
@@ -18,27 +18,10 @@ from smtpshell.server import BackgroundServer
 
 Start = Callable[..., ShellPty]
 
-ZONE: Records = {
-    ("mx.test", "MX"): [
-        (3600, "10 mx1.mx.test."),
-        (3600, "10 mx2.mx.test."),
-        (3600, "20 backup.mx.test."),
-        (3600, "5 dead.mx.test."),
-    ],
-    ("mx1.mx.test", "A"): [(300, "127.0.0.1")],
-    ("mx1.mx.test", "AAAA"): [(300, "::1")],
-    ("mx2.mx.test", "A"): [(300, "127.0.0.1")],
-    ("backup.mx.test", "A"): [(300, "127.0.0.1")],
-    ("backup.mx.test", "AAAA"): [(300, "::1")],
-    ("dead.mx.test", "A"): [(300, "127.0.0.9")],  # nothing listens there
-    ("aonly.test", "A"): [(600, "127.0.0.1")],
-    ("nullmx.test", "MX"): [(3600, "0 .")],
-}
-
 
 @pytest.fixture(scope="module")
 def dns() -> Iterator[DnsResponder]:
-    with DnsResponder(ZONE) as responder:
+    with DnsResponder(TEST_ZONE) as responder:  # mx.test: a dead MX at preference 5
         yield responder
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -53,7 +54,7 @@ def add_session_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=seconds_up_to(86400),
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         help=f"time-out for connecting and for each reply (default {DEFAULT_TIMEOUT:g})",
@@ -79,14 +80,21 @@ def target_from_args(address: str, args: argparse.Namespace) -> ConnectTarget:
     )
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(f"time-out must be between 0 and 86400 s, not {text}")
-    return value
+def seconds_up_to(limit: float, what: str = "time-out") -> Callable[[str], float]:
+    """An argparse type: a positive number of seconds, at most ``limit``."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not 0 < value <= limit:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be between 0 and {limit:g} s, not {text}"
+            )
+        return value
+
+    return seconds
 
 
 class ArgumentParser(argparse.ArgumentParser):

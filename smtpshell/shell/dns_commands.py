@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from smtpshell.core.direct import SMTP_PORT, connect_direct
 from smtpshell.core.dns import lookup_mx
 from smtpshell.core.session import TlsSettings
-from smtpshell.core.target import ArgumentParser, tls_mode
+from smtpshell.core.target import ArgumentParser, seconds_up_to, tls_mode
 from smtpshell.render.tables import mx_renderable
 from smtpshell.shell.commands import split_arguments
 from smtpshell.shell.registry import REGISTRY
@@ -27,7 +27,7 @@ async def mx(shell: Shell, rest: str) -> None:
     """Look up a domain's mail exchangers with their addresses, in preference order."""
     parser = ArgumentParser(prog="mx", add_help=False)
     parser.add_argument("domain")
-    parser.add_argument("--timeout", type=_dns_seconds, metavar="SECONDS")
+    parser.add_argument("--timeout", type=seconds_up_to(300, "DNS time-out"), metavar="SECONDS")
     args = parser.parse_args(split_arguments(rest))
     config = shell.config.resolver
     if args.timeout is not None:
@@ -49,13 +49,3 @@ async def connect_mx(shell: Shell, args: argparse.Namespace) -> None:
         tls=TlsSettings(cafile=args.cafile, insecure=args.insecure),
         helo=args.helo,
     )
-
-
-def _dns_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 300:
-        raise argparse.ArgumentTypeError(f"DNS time-out must be between 0 and 300 s, not {text}")
-    return value
