@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -62,6 +63,8 @@ class Server:
         for line in self.process.stdout:
             if "listening" in line and str(self.port) in line:
                 break
+        # Keep reading its log: a full pipe would stall the server mid-benchmark.
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
 
     def stop(self) -> None:
         self.process.terminate()

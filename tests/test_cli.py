@@ -118,3 +118,16 @@ def test_startup_imports_stay_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_piped_session_does_not_load_the_prompt_machinery() -> None:
+    port = free_port()
+    code = (
+        "import sys; from smtpshell.cli.main import main; "
+        f"main(['--connect', '127.0.0.1:{port}', '--no-history']); "
+        "print('prompt_toolkit' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], input="", capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -17,7 +17,7 @@ from smtpshell.core.session import Session
 from smtpshell.core.target import ConnectTarget
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.render.events import EventRenderer
-from smtpshell.shell.masking import secret_start
+from smtpshell.shell.registry import secret_start
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession

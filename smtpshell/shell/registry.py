@@ -9,6 +9,7 @@ the server. A leading backslash sends the rest of the line as typed: ``\\mx`` se
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,3 +79,17 @@ class Registry:
 
 
 REGISTRY = Registry()
+
+_AUTH_WITH_RESPONSE = re.compile(r"\s*auth\s+\S+\s+", re.IGNORECASE)
+
+
+def secret_start(text: str) -> int | None:
+    """Index where the secret part of a line begins, or None: the initial response
+    of an AUTH line (RFC 4954 4), or the arguments of a command such as ``b64``."""
+    match = _AUTH_WITH_RESPONSE.match(text)
+    if match:
+        return match.end()
+    found = REGISTRY.match(text)
+    if found is None or not found[0].secret_args or not found[1]:
+        return None
+    return len(text) - len(found[1])
