@@ -360,3 +360,31 @@ def test_control_characters_from_the_server_never_reach_the_terminal(start_shell
         converse(sh, [("NOOP", "250 ok")])
         assert sh.close() == 0
     assert "\x1b]52" not in sh.raw and "\x1b[2J" not in sh.raw
+
+
+def test_ctrl_c_abandons_a_wait_and_typeahead_is_kept(start_shell: Start) -> None:
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 slow\r\n")
+        await writer.drain()
+        while True:
+            command = await read_command(reader)
+            await asyncio.sleep(1.0)
+            writer.write(f"250 done {command}\r\n".encode())
+            await writer.drain()
+
+    with ScriptedServer(slow) as scripted:
+        sh = start_shell("--connect", f"127.0.0.1:{scripted.port}")
+        sh.expect("plain>")
+        sh.type("NOOP first")
+        sh.keys("\x03")  # Ctrl-C while waiting for the reply
+        sh.expect(r"interrupted\n")
+        sh.expect(r"250 done NOOP first")  # the reply still shows when it comes
+        sh.type("NOOP second")
+        sh.keys("RSET ahead\r")  # typed before the reply to NOOP second
+        sh.expect(r"250 done NOOP second")
+        sh.expect(r"250 done RSET ahead")
+        assert sh.close() == 0
+    # Typed ahead, the line is not echoed by the terminal while waiting: it first shows
+    # at the next prompt, after the reply it was typed ahead of.
+    screen = sh.screen
+    assert screen.index("250 done NOOP second") < screen.index("RSET ahead")

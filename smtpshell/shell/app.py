@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
 import sys
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -185,18 +183,33 @@ class Shell:
                 return None
 
     async def _guarded(self, work: Awaitable[None]) -> None:
-        """Run one line's work; Ctrl-C abandons the wait (the reply still shows later)."""
+        """Run one line's work; Ctrl-C abandons the wait (the reply still shows later).
+
+        The terminal stays in raw mode meanwhile: keys typed ahead are kept for the
+        next prompt instead of being echoed by the terminal, and Ctrl-C arrives as a
+        key rather than a signal.
+        """
+        from prompt_toolkit.input.typeahead import store_typeahead
+        from prompt_toolkit.keys import Keys
+
+        assert self._prompt is not None
+        terminal = self._prompt.input
         task = asyncio.ensure_future(work)
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, task.cancel)
+
+        def keys_typed_while_waiting() -> None:
+            kept = []
+            for press in terminal.read_keys():
+                if press.key == Keys.ControlC:
+                    task.cancel()
+                else:
+                    kept.append(press)
+            store_typeahead(terminal, kept)
+
         try:
-            await task
+            with terminal.raw_mode(), terminal.attach(keys_typed_while_waiting):
+                await task
         except asyncio.CancelledError:
             self.info("interrupted")
-        finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
 
     async def handle(self, line: str) -> None:
         """One line typed at the prompt."""
