@@ -13,7 +13,7 @@ import errno
 import random
 from dataclasses import dataclass
 
-from smtpshell.core.dns import MxHost, MxResult, ResolverConfig, delivery_order, lookup_mx
+from smtpshell.core.dns import MxHost, ResolverConfig, delivery_order, lookup_mx
 from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Closed, Event
 from smtpshell.core.session import Session, TlsSettings
@@ -83,29 +83,14 @@ async def connect_direct(
     rng: random.Random | None = None,
 ) -> DirectConnection:
     """Look up the mail exchangers of ``domain`` and connect ``session`` to the first
-    that greets with 220. DNS errors (``DnsError``) propagate as they are."""
-    result = await lookup_mx(domain, resolver)
-    return await connect_exchangers(
-        session, result, port=port, mode=mode, tls=tls, helo=helo, rng=rng
-    )
-
-
-async def connect_exchangers(
-    session: Session,
-    result: MxResult,
-    *,
-    port: int = SMTP_PORT,
-    mode: TlsMode = TlsMode.PLAIN,
-    tls: TlsSettings | None = None,
-    helo: str = "localhost",
-    rng: random.Random | None = None,
-) -> DirectConnection:
-    """Connect to the mail exchangers of an MX lookup's ``result``, in delivery order.
+    that greets with 220, in delivery order. DNS errors (``DnsError``) propagate as
+    they are.
 
     With TLS, each certificate is verified against the MX host's name, not the
     address connected to: that name is what an MX certificate carries (RFC 7672,
     RFC 8461 4.1).
     """
+    result = await lookup_mx(domain, resolver)
     settings = tls or TlsSettings()
     notify = session.notify
 
