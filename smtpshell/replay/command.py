@@ -13,12 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from smtpshell.core.endpoint import parse_endpoint
 from smtpshell.core.session import TlsSettings
 from smtpshell.core.target import add_session_arguments, add_tls_arguments, tls_mode
 from smtpshell.errors import UsageError
 from smtpshell.replay.load import discover, load_all
-from smtpshell.replay.runner import ReplayOptions, ReplayResult, replay, target
+from smtpshell.replay.runner import (
+    ReplayOptions,
+    ReplayResult,
+    connect_override,
+    replay,
+    target,
+)
 from smtpshell.transcript import Transcript, parse_var_option
 
 if TYPE_CHECKING:
@@ -50,10 +55,7 @@ def _jobs(text: str) -> int:
 
 
 def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    host, port = None, None
-    if args.connect:
-        endpoint = parse_endpoint(args.connect, 0)
-        host, port = endpoint.host, endpoint.port or None
+    host, port = connect_override(args.connect)
     explicit = args.tls or args.starttls
     return ReplayOptions(
         host=host,

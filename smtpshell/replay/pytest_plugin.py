@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from smtpshell.core.endpoint import TlsMode, parse_endpoint
+from smtpshell.core.endpoint import TlsMode
 from smtpshell.core.session import DEFAULT_TIMEOUT, TlsSettings
 from smtpshell.errors import SmtpShellError
 from smtpshell.replay.load import SUFFIX, load
-from smtpshell.replay.runner import Mismatch, ReplayOptions, replay
+from smtpshell.replay.runner import Mismatch, ReplayOptions, connect_override, replay
 from smtpshell.transcript import parse_var_option
 
 
@@ -126,11 +126,7 @@ def _variables(config: pytest.Config) -> dict[str, str]:
 
 
 def _options(config: pytest.Config) -> ReplayOptions:
-    connect = _option(config, "connect")
-    host = port = None
-    if connect:
-        endpoint = parse_endpoint(connect, 0)
-        host, port = endpoint.host, endpoint.port or None
+    host, port = connect_override(_option(config, "connect"))
     tls = _option(config, "tls")
     cafile = _option(config, "cafile")
     return ReplayOptions(

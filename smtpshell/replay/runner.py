@@ -7,14 +7,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from smtpshell.core.endpoint import Endpoint, TlsMode
+from smtpshell.core.endpoint import Endpoint, TlsMode, parse_endpoint
 from smtpshell.core.events import Listener, Received
 from smtpshell.core.session import DEFAULT_TIMEOUT, Session, TlsSettings
 from smtpshell.errors import SmtpShellError, UsageError
 from smtpshell.protocol.reply import Reply
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
-
-_MODES = {"plain": TlsMode.PLAIN, "starttls": TlsMode.STARTTLS, "implicit": TlsMode.IMPLICIT}
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,14 @@ class ReplayResult:
         return self.mismatch is None
 
 
+def connect_override(text: str | None) -> tuple[str | None, int | None]:
+    """``--connect HOST[:PORT]`` as (host, port); None for what was not given."""
+    if not text:
+        return None, None
+    endpoint = parse_endpoint(text, 0)
+    return endpoint.host, endpoint.port or None
+
+
 def target(transcript: Transcript, options: ReplayOptions) -> tuple[Endpoint, TlsMode]:
     """Where to connect: the options, else the transcript's connect directive."""
     directive = transcript.connect
@@ -60,7 +66,7 @@ def target(transcript: Transcript, options: ReplayOptions) -> tuple[Endpoint, Tl
         raise UsageError(
             f"{transcript.path}: no connect directive in the transcript; pass --connect HOST[:PORT]"
         )
-    mode = options.mode or (_MODES[directive.tls] if directive else TlsMode.PLAIN)
+    mode = options.mode or (TlsMode(directive.tls) if directive else TlsMode.PLAIN)
     port = options.port or (directive.port if directive else None) or mode.default_port
     return Endpoint(host, port), mode
 
