@@ -19,7 +19,6 @@ import uuid
 from functools import cache
 
 from interop_env import InteropEnv, InteropUser
-from pty_shell import ShellPty
 
 
 def b64(text: str | bytes) -> str:
@@ -37,13 +36,6 @@ def plain_response(user: InteropUser, password: str | None = None) -> str:
 def marker(prefix: str) -> str:
     """A token unique to one test run, to find its message in a maildir."""
     return f"{prefix}-{uuid.uuid4().hex}"
-
-
-def converse(sh: ShellPty, steps: list[tuple[str, str]], timeout: float = 15) -> None:
-    """Type each line, then wait for its regex on the screen."""
-    for line, expected in steps:
-        sh.type(line)
-        sh.expect(expected, timeout)
 
 
 def server_fingerprint(env: InteropEnv) -> str:

@@ -125,3 +125,10 @@ class ShellPty:
                 break
         self.child.close()
         return self.child.exitstatus
+
+
+def converse(sh: ShellPty, steps: list[tuple[str, str]], timeout: float = 15) -> None:
+    """Type each line, then wait for its regex on the screen."""
+    for line, expected in steps:
+        sh.type(line)
+        sh.expect(expected, timeout)

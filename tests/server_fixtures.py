@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smtpshell.server import BackgroundServer, ServerConfig
+from smtpshell.server import BackgroundServer, MaildirStore, ServerConfig
 
 
 def make_config(directory: Path, **overrides: Any) -> ServerConfig:
@@ -100,3 +100,8 @@ class RawSmtpClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def stored_messages(server: BackgroundServer) -> list[bytes]:
+    """Every message the server stored, as bytes, in delivery order."""
+    return [path.read_bytes() for path in MaildirStore(server.store).messages()]

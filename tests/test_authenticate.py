@@ -7,9 +7,9 @@ play XOAUTH2 and servers that stray from a mechanism.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from scripted_server import ScriptedServer, read_command
@@ -33,12 +33,7 @@ from smtpshell.protocol.ehlo import parse_ehlo
 from smtpshell.protocol.reply import Reply
 from smtpshell.server import BackgroundServer
 
-T = TypeVar("T")
 USERS = {"alice": "wonderland", "bob": "pässwörd-日本", "jörg": "geheim"}
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +70,9 @@ def test_each_mechanism_logs_in_with_utf8_credentials(
     plain_auth_server: BackgroundServer, mechanism: str, user: str
 ) -> None:
     events: list[Event] = []
-    reply, session = run(logged_in(plain_auth_server.port, mechanism, user, USERS[user], events))
+    reply, session = asyncio.run(
+        logged_in(plain_auth_server.port, mechanism, user, USERS[user], events)
+    )
     assert reply.code == 235
     assert not session.auth_pending
     # What was sent is shown, but every credential is redacted by the session.
@@ -92,7 +89,7 @@ def test_login_shows_the_exchange_as_in_the_walkthrough(
     plain_auth_server: BackgroundServer,
 ) -> None:
     events: list[Event] = []
-    run(logged_in(plain_auth_server.port, "LOGIN", "alice", "wonderland", events))
+    asyncio.run(logged_in(plain_auth_server.port, "LOGIN", "alice", "wonderland", events))
     assert [event.display for event in sent(events)] == [
         "EHLO client.test",
         "AUTH LOGIN",
@@ -106,7 +103,7 @@ def test_plain_sends_one_line_with_a_redacted_initial_response(
     plain_auth_server: BackgroundServer,
 ) -> None:
     events: list[Event] = []
-    run(logged_in(plain_auth_server.port, "PLAIN", "bob", USERS["bob"], events))
+    asyncio.run(logged_in(plain_auth_server.port, "PLAIN", "bob", USERS["bob"], events))
     assert sent(events)[-1].display == "AUTH PLAIN ********"
 
 
@@ -128,7 +125,7 @@ def test_wrong_password_is_a_typed_rejection_and_the_session_goes_on(
         assert (await authenticate(session, "LOGIN", "alice", "wonderland")).code == 235
         await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_bad_credentials_are_refused_before_anything_is_sent() -> None:
@@ -146,7 +143,7 @@ def test_bad_credentials_are_refused_before_anything_is_sent() -> None:
         with pytest.raises(UnsupportedMechanism, match="GSSAPI"):
             await authenticate(session, "GSSAPI", "alice", "x")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 # -- scripted servers: XOAUTH2 and servers that stray -------------------------------------
@@ -175,7 +172,7 @@ def against(script: Script, mechanism: str, user: str, secret: str) -> tuple[Any
             await session.close()
 
     with ScriptedServer(handler) as server:
-        outcome = run(scenario(server.port))
+        outcome = asyncio.run(scenario(server.port))
     assert not server.errors
     return outcome, received
 

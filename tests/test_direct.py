@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import random
 import ssl
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from dns_responder import DnsResponder, Records
@@ -32,16 +32,10 @@ from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Event, Notice
 from smtpshell.core.session import Session, TlsSettings
 
-T = TypeVar("T")
-
 DEAD = "127.0.0.9"  # nothing listens there: connection refused
 SILENT = "127.0.0.2"  # accepts, never greets
 REFUSING = "127.0.0.3"  # greets with 554 (RFC 5321 3.1)
 LIVE, LIVE2 = "127.0.0.1", "127.0.0.4"
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
 
 
 @asynccontextmanager
@@ -147,7 +141,7 @@ def test_first_answering_mx_in_preference_order_after_dead_silent_and_refusing()
             ]
             await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_equal_preferences_are_tried_in_random_order() -> None:
@@ -167,7 +161,7 @@ def test_equal_preferences_are_tried_in_random_order() -> None:
                     await session.close()
         return reached
 
-    assert run(scenario()) == {"a.test", "b.test"}
+    assert asyncio.run(scenario()) == {"a.test", "b.test"}
 
 
 def test_every_address_of_a_host_is_tried_ipv4_first() -> None:
@@ -184,7 +178,7 @@ def test_every_address_of_a_host_is_tried_ipv4_first() -> None:
             assert tried[2:] == [("multi.test", "::1"), ("live.test", LIVE)]
             await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_host_without_address_is_skipped_and_said() -> None:
@@ -198,7 +192,7 @@ def test_host_without_address_is_skipped_and_said() -> None:
             assert notices[0] == "skipping gone.test (preference 5): no A/AAAA address"
             await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_domain_without_mx_uses_its_own_address() -> None:
@@ -215,7 +209,7 @@ def test_domain_without_mx_uses_its_own_address() -> None:
             ]
             await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_null_mx_is_an_error_without_any_attempt() -> None:
@@ -228,7 +222,7 @@ def test_null_mx_is_an_error_without_any_attempt() -> None:
         assert str(error) == "nullmx.test accepts no mail (null MX, RFC 7505)"
         assert notices == [] and not session.connected
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_nxdomain_and_dns_time_out_are_dns_errors() -> None:
@@ -244,7 +238,7 @@ def test_nxdomain_and_dns_time_out_are_dns_errors() -> None:
                 await connect_direct(session, "mx.test", config)
         assert notices == []
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_nothing_reachable_is_one_network_error() -> None:
@@ -259,7 +253,7 @@ def test_nothing_reachable_is_one_network_error() -> None:
         assert not session.connected
         assert len(notices) == 4
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_tls_is_verified_against_the_mx_host_name(tmp_path: Path) -> None:
@@ -306,4 +300,4 @@ def test_tls_is_verified_against_the_mx_host_name(tmp_path: Path) -> None:
         server.close()
         await server.wait_closed()
 
-    run(scenario())
+    asyncio.run(scenario())

@@ -9,9 +9,9 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from dns_responder import TEST_ZONE, DnsResponder, Records
@@ -34,12 +34,6 @@ from smtpshell.core.dns import (
     resolve_addresses,
 )
 
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
 
 @pytest.fixture(scope="module")
 def responder() -> Iterator[DnsResponder]:
@@ -56,7 +50,7 @@ def config(responder: DnsResponder) -> ResolverConfig:
 def lookup_in(records: Records, domain: str, **faults: Any) -> MxResult:
     """lookup_mx of `domain` against a responder serving just `records`."""
     with DnsResponder(records, **faults) as server:
-        result = run(lookup_mx(domain, ResolverConfig(server.nameserver, timeout=3.0)))
+        result = asyncio.run(lookup_mx(domain, ResolverConfig(server.nameserver, timeout=3.0)))
     assert not server.errors
     return result
 
@@ -67,7 +61,7 @@ def lookup_in(records: Records, domain: str, **faults: Any) -> MxResult:
 def test_mx_hosts_sorted_by_preference_with_addresses_and_ttl(
     responder: DnsResponder, config: ResolverConfig
 ) -> None:
-    result = run(lookup_mx("mx.test", config))
+    result = asyncio.run(lookup_mx("mx.test", config))
     assert result == MxResult(
         domain="mx.test",
         hosts=(
@@ -81,15 +75,15 @@ def test_mx_hosts_sorted_by_preference_with_addresses_and_ttl(
 
 
 def test_trailing_dot_and_upper_case_are_the_same_domain(config: ResolverConfig) -> None:
-    plain = run(lookup_mx("mx.test", config))
-    assert run(lookup_mx("  MX.Test.  ", config)) == plain
+    plain = asyncio.run(lookup_mx("mx.test", config))
+    assert asyncio.run(lookup_mx("  MX.Test.  ", config)) == plain
 
 
 def test_domain_behind_cname(config: ResolverConfig) -> None:
-    result = run(lookup_mx("alias.test", config))
+    result = asyncio.run(lookup_mx("alias.test", config))
     assert result.domain == "alias.test"
     assert [h.name for h in result.hosts] == [
-        h.name for h in run(lookup_mx("mx.test", config)).hosts
+        h.name for h in asyncio.run(lookup_mx("mx.test", config)).hosts
     ]
 
 
@@ -138,7 +132,7 @@ def test_many_addresses_come_over_tcp_after_truncation() -> None:
         ("many.big.test", "A"): [(60, a) for a in addresses],
     }
     with DnsResponder(zone) as server:
-        result = run(lookup_mx("big.test", ResolverConfig(server.nameserver, timeout=3.0)))
+        result = asyncio.run(lookup_mx("big.test", ResolverConfig(server.nameserver, timeout=3.0)))
     assert sorted(result.hosts[0].ipv4) == sorted(addresses)
     assert ("tcp", "many.big.test.", "A") in server.queries
 
@@ -150,9 +144,9 @@ def test_idna_domain(config: ResolverConfig) -> None:
     }
     with DnsResponder(zone) as server:
         idn = ResolverConfig(server.nameserver, timeout=3.0)
-        result = run(lookup_mx("bücher.example", idn))
-        assert run(lookup_mx("BÜCHER.example.", idn)).hosts == result.hosts
-        assert run(lookup_mx("xn--bcher-kva.example", idn)).hosts == result.hosts
+        result = asyncio.run(lookup_mx("bücher.example", idn))
+        assert asyncio.run(lookup_mx("BÜCHER.example.", idn)).hosts == result.hosts
+        assert asyncio.run(lookup_mx("xn--bcher-kva.example", idn)).hosts == result.hosts
     assert result.domain == "bücher.example"
     assert result.hosts == (MxHost(10, "mx.xn--bcher-kva.example", ("192.0.2.25",), (), 60),)
 
@@ -164,7 +158,7 @@ def test_domain_without_mx_is_its_own_implicit_mx(
     responder: DnsResponder, config: ResolverConfig
 ) -> None:
     # RFC 5321 5.1: preference 0, the domain itself, its A/AAAA TTL.
-    result = run(lookup_mx("aonly.test", config))
+    result = asyncio.run(lookup_mx("aonly.test", config))
     assert result == MxResult(
         "aonly.test",
         (MxHost(0, "aonly.test", ("127.0.0.1",), (), 600),),
@@ -185,7 +179,7 @@ def test_implicit_mx_ttl_is_the_smaller_of_a_and_aaaa() -> None:
 
 
 def test_null_mx_accepts_no_mail(responder: DnsResponder, config: ResolverConfig) -> None:
-    result = run(lookup_mx("nullmx.test", config))
+    result = asyncio.run(lookup_mx("nullmx.test", config))
     assert result == MxResult("nullmx.test", (), null_mx=True, nameserver=responder.nameserver)
     assert delivery_order(result) == []
 
@@ -206,39 +200,39 @@ def test_root_target_among_real_mx_is_not_null_mx() -> None:
 
 def test_nxdomain(config: ResolverConfig) -> None:
     with pytest.raises(NoSuchDomainError) as caught:
-        run(lookup_mx("NoSuch.test.", config))
+        asyncio.run(lookup_mx("NoSuch.test.", config))
     assert str(caught.value) == "nosuch.test: no such domain (NXDOMAIN)"
     assert caught.value.message == str(caught.value)
 
 
 def test_nxdomain_of_an_idn_names_it_as_typed(config: ResolverConfig) -> None:
     with pytest.raises(NoSuchDomainError, match=r"^bücher\.test: no such domain \(NXDOMAIN\)$"):
-        run(lookup_mx("Bücher.test", config))
+        asyncio.run(lookup_mx("Bücher.test", config))
 
 
 def test_no_mx_and_no_address(config: ResolverConfig) -> None:
     with pytest.raises(DnsError) as caught:
-        run(lookup_mx("nomail.test", config))
+        asyncio.run(lookup_mx("nomail.test", config))
     assert str(caught.value) == "nomail.test: no MX and no A/AAAA records"
 
 
 def test_empty_non_terminal_is_nodata_not_nxdomain(config: ResolverConfig) -> None:
     # "test" only has descendants (and SOA/NS): it exists (RFC 8020).
     with pytest.raises(DnsError, match=r"^test: no MX and no A/AAAA records$"):
-        run(lookup_mx("test", config))
+        asyncio.run(lookup_mx("test", config))
 
 
 def test_server_failure(config: ResolverConfig) -> None:
     server = DnsResponder(TEST_ZONE, faults={("mx.test", "MX"): "SERVFAIL"})
     with server, pytest.raises(DnsError) as caught:
-        run(lookup_mx("mx.test", ResolverConfig(server.nameserver, timeout=3.0)))
+        asyncio.run(lookup_mx("mx.test", ResolverConfig(server.nameserver, timeout=3.0)))
     assert str(caught.value) == f"mx.test: server failure (SERVFAIL) from {server.nameserver}"
 
 
 @pytest.mark.parametrize("domain", ["", "   ", ".", "a..b", "x" * 64 + ".test", "two words.test"])
 def test_invalid_domain(domain: str, config: ResolverConfig) -> None:
     with pytest.raises(InvalidDomainError) as caught:
-        run(lookup_mx(domain, config))
+        asyncio.run(lookup_mx(domain, config))
     assert isinstance(caught.value, ValueError)
     assert "\n" not in str(caught.value)
     assert "domain" in str(caught.value)
@@ -248,7 +242,7 @@ def test_time_out_against_a_black_hole_is_bounded() -> None:
     with DnsResponder(black_hole=True) as hole:
         started = time.monotonic()
         with pytest.raises(DnsTimeoutError) as caught:
-            run(lookup_mx("mx.test", ResolverConfig(hole.nameserver, timeout=0.5)))
+            asyncio.run(lookup_mx("mx.test", ResolverConfig(hole.nameserver, timeout=0.5)))
         elapsed = time.monotonic() - started
     assert elapsed < 2
     assert isinstance(caught.value, TimeoutError)
@@ -261,7 +255,7 @@ def test_time_out_bounds_the_whole_lookup_not_each_query() -> None:
     with DnsResponder(TEST_ZONE, faults=faults) as server:
         started = time.monotonic()
         with pytest.raises(DnsTimeoutError, match=r"^mx\.test: DNS timed out after 0\.8 s"):
-            run(lookup_mx("mx.test", ResolverConfig(server.nameserver, timeout=0.8)))
+            asyncio.run(lookup_mx("mx.test", ResolverConfig(server.nameserver, timeout=0.8)))
         assert time.monotonic() - started < 1.6
 
 
@@ -270,14 +264,14 @@ def test_lookup_through_a_port_where_nothing_listens_times_out() -> None:
         probe.bind(("127.0.0.1", 0))
         free_port = probe.getsockname()[1]
     with pytest.raises(DnsError, match=r"^mx\.test: "):
-        run(lookup_mx("mx.test", ResolverConfig(f"127.0.0.1:{free_port}", timeout=0.5)))
+        asyncio.run(lookup_mx("mx.test", ResolverConfig(f"127.0.0.1:{free_port}", timeout=0.5)))
 
 
 # -- delivery order -------------------------------------------------------------------------
 
 
 def test_delivery_order_shuffles_only_among_equal_preferences(config: ResolverConfig) -> None:
-    result = run(lookup_mx("mx.test", config))
+    result = asyncio.run(lookup_mx("mx.test", config))
     middles = set()
     for seed in range(40):
         order = delivery_order(result, random.Random(seed))
@@ -289,7 +283,7 @@ def test_delivery_order_shuffles_only_among_equal_preferences(config: ResolverCo
 
 
 def test_delivery_order_does_not_reorder_the_result(config: ResolverConfig) -> None:
-    result = run(lookup_mx("mx.test", config))
+    result = asyncio.run(lookup_mx("mx.test", config))
     before = result.hosts
     delivery_order(result)
     assert result.hosts == before
@@ -299,21 +293,21 @@ def test_delivery_order_does_not_reorder_the_result(config: ResolverConfig) -> N
 
 
 def test_resolve_addresses(config: ResolverConfig) -> None:
-    assert run(resolve_addresses("mx1.mx.test", config)) == (("127.0.0.1",), ("::1",))
-    assert run(resolve_addresses("aonly.test.", config)) == (("127.0.0.1",), ())
+    assert asyncio.run(resolve_addresses("mx1.mx.test", config)) == (("127.0.0.1",), ("::1",))
+    assert asyncio.run(resolve_addresses("aonly.test.", config)) == (("127.0.0.1",), ())
 
 
 def test_resolve_addresses_of_ip_literals_needs_no_dns() -> None:
     nowhere = ResolverConfig("127.0.0.1:9", timeout=0.1)
-    assert run(resolve_addresses("192.0.2.7", nowhere)) == (("192.0.2.7",), ())
-    assert run(resolve_addresses("[2001:db8::1]", nowhere)) == ((), ("2001:db8::1",))
+    assert asyncio.run(resolve_addresses("192.0.2.7", nowhere)) == (("192.0.2.7",), ())
+    assert asyncio.run(resolve_addresses("[2001:db8::1]", nowhere)) == ((), ("2001:db8::1",))
 
 
 def test_resolve_addresses_errors(config: ResolverConfig) -> None:
     with pytest.raises(NoSuchDomainError, match=r"^gone\.test: no such domain \(NXDOMAIN\)$"):
-        run(resolve_addresses("gone.test", config))
+        asyncio.run(resolve_addresses("gone.test", config))
     with pytest.raises(DnsError, match=r"^nomail\.test: no A/AAAA records$"):
-        run(resolve_addresses("nomail.test", config))
+        asyncio.run(resolve_addresses("nomail.test", config))
 
 
 # -- choosing the resolver ------------------------------------------------------------------
@@ -328,8 +322,8 @@ def test_nameserver_from_environment_and_explicit_precedence() -> None:
         explicit = ResolverConfig.from_env(second.nameserver, environ=env)
         assert from_env.nameserver == first.nameserver
         assert explicit.nameserver == second.nameserver
-        assert run(resolve_addresses("who.test", from_env))[0] == ("192.0.2.1",)
-        assert run(resolve_addresses("who.test", explicit))[0] == ("192.0.2.2",)
+        assert asyncio.run(resolve_addresses("who.test", from_env))[0] == ("192.0.2.1",)
+        assert asyncio.run(resolve_addresses("who.test", explicit))[0] == ("192.0.2.2",)
 
 
 def test_from_env_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,7 +353,9 @@ def test_ipv6_nameserver() -> None:
         pytest.skip("no IPv6 loopback")
     with server:
         assert server.nameserver.startswith("[::1]:")
-        result = run(lookup_mx("aonly.test", ResolverConfig(server.nameserver, timeout=3.0)))
+        result = asyncio.run(
+            lookup_mx("aonly.test", ResolverConfig(server.nameserver, timeout=3.0))
+        )
     assert result.hosts[0].ipv4 == ("127.0.0.1",)
     assert result.nameserver == server.nameserver
 
@@ -369,7 +365,7 @@ def test_nameserver_given_by_host_name() -> None:
     first = socket.getaddrinfo("localhost", 53, type=socket.SOCK_DGRAM)[0][4][0]
     with DnsResponder(host=str(first)) as server:
         config = ResolverConfig(f"localhost:{server.address[1]}", timeout=3.0)
-        assert run(lookup_mx("aonly.test", config)).implicit
+        assert asyncio.run(lookup_mx("aonly.test", config)).implicit
 
 
 @pytest.mark.parametrize(
@@ -450,7 +446,7 @@ def test_responder_runs_as_a_script_with_a_zone_file(tmp_path: Path) -> None:
             assert process.stdout is not None
             banner = process.stdout.readline()  # "serving on 127.0.0.1:PORT ..."
             nameserver = banner.split()[2]
-            result = run(lookup_mx("script.test", ResolverConfig(nameserver, timeout=3.0)))
+            result = asyncio.run(lookup_mx("script.test", ResolverConfig(nameserver, timeout=3.0)))
         finally:
             process.terminate()
     assert result.hosts == (MxHost(10, "mail.script.test", ("192.0.2.42",), (), 120),)
@@ -463,7 +459,7 @@ def test_responder_survives_garbage(responder: DnsResponder, config: ResolverCon
             udp.sendto(junk, (host, port))
     with socket.create_connection((host, port), timeout=2) as tcp:
         tcp.sendall(struct.pack("!H", 5) + b"hello" + struct.pack("!H", 300) + b"short")
-    assert run(lookup_mx("aonly.test", config)).implicit
+    assert asyncio.run(lookup_mx("aonly.test", config)).implicit
 
 
 def test_responder_serves_several_queries_on_one_tcp_connection(responder: DnsResponder) -> None:

@@ -15,8 +15,8 @@ import dns.message
 import dns.query
 import pytest
 from interop_env import InteropEnv, expected_delivery, find_delivered, require_interop
-from interop_fixtures import converse, has_local_command, marker, prompt
-from pty_shell import ShellPty
+from interop_fixtures import has_local_command, marker, prompt
+from pty_shell import ShellPty, converse
 
 pytestmark = pytest.mark.interop
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cli_runner import run_cli
 from interop_env import InteropEnv, expected_delivery, find_delivered, require_interop
-from interop_fixtures import b64, converse, marker, prompt
-from pty_shell import ShellPty
+from interop_fixtures import b64, marker, prompt
+from pty_shell import ShellPty, converse
 
 pytestmark = pytest.mark.interop
 

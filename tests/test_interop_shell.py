@@ -17,14 +17,13 @@ from conftest import history_text
 from interop_env import InteropEnv, expected_delivery, find_delivered, require_interop
 from interop_fixtures import (
     b64,
-    converse,
     improper_pipelining,
     marker,
     plain_response,
     prompt,
     server_fingerprint,
 )
-from pty_shell import ShellPty
+from pty_shell import ShellPty, converse
 
 pytestmark = pytest.mark.interop
 

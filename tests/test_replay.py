@@ -11,9 +11,9 @@ import pytest
 from cli_runner import run_cli
 from pty_shell import ShellPty
 from scripted_server import ScriptedServer, read_command
-from server_fixtures import make_config
+from server_fixtures import make_config, stored_messages
 
-from smtpshell.server import BackgroundServer, MaildirStore
+from smtpshell.server import BackgroundServer
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = ROOT / "transcripts"
@@ -37,10 +37,6 @@ def seed_server(tmp_path: Path, cert_dir: Path) -> Iterator[BackgroundServer]:
         yield running
 
 
-def stored(server: BackgroundServer) -> list[bytes]:
-    return [path.read_bytes() for path in MaildirStore(server.store).messages()]
-
-
 def test_shipped_seed_transcripts_pass(seed_server: BackgroundServer) -> None:
     plain = f"127.0.0.1:{seed_server.port}"
     out, err, status = run_cli(
@@ -55,8 +51,8 @@ def test_shipped_seed_transcripts_pass(seed_server: BackgroundServer) -> None:
         *SEED_VARS,
     )  # fmt: skip
     assert status == 0, out + err
-    assert len(stored(seed_server)) == 3
-    assert stored(seed_server)[0] == (
+    assert len(stored_messages(seed_server)) == 3
+    assert stored_messages(seed_server)[0] == (
         b"Subject: subject\r\nfrom:<yourname@163.com>\r\nto:<friend@example.com>\r\n\r\nbody\r\n"
     )
 
@@ -89,7 +85,7 @@ def test_record_then_replay_round_trip_without_secrets(
         f"--var=AUTH_USER={b64(USER)}", f"--var=AUTH_PASSWORD={b64(PASSWORD)}",
     )  # fmt: skip
     assert status == 0, out + err
-    first, second = stored(server)
+    first, second = stored_messages(server)
     assert first == second == b"Subject: # hash\r\n.dot\r\n${NOT_A_VAR}\r\n"
 
 
@@ -195,7 +191,7 @@ def test_replay_over_starttls_and_implicit_tls_with_jobs(
     assert "replay: 5 passed, 0 failed" in out
     assert "> AUTH PLAIN ********" in out  # -v shows the conversation, redacted
     assert plain_response(USER, PASSWORD) not in out
-    assert stored(server) == [b"Subject: tls\r\n\r\n.\r\n"] * 5
+    assert stored_messages(server) == [b"Subject: tls\r\n\r\n.\r\n"] * 5
 
 
 def test_pytest_plugin_collects_transcripts(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from conftest import PASSWORD, USER
@@ -17,6 +16,7 @@ from scripted_server import (
     read_command,
     self_signed_context,
 )
+from server_fixtures import stored_messages
 
 from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Closed, Event, Notice, Received, Sent, TlsStarted
@@ -31,21 +31,11 @@ from smtpshell.errors import (
     TlsError,
 )
 from smtpshell.protocol.auth import plain_response
-from smtpshell.server import BackgroundServer, MaildirStore
-
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+from smtpshell.server import BackgroundServer
 
 
 def local(port: int) -> Endpoint:
     return Endpoint("127.0.0.1", port)
-
-
-def stored(server: BackgroundServer) -> list[bytes]:
-    return [path.read_bytes() for path in MaildirStore(server.store).messages()]
 
 
 class Recorder:
@@ -79,9 +69,9 @@ def test_plain_transaction_stores_message_byte_identical(server: BackgroundServe
         assert not session.in_data
         await session.send("QUIT")
 
-    run(scenario())
+    asyncio.run(scenario())
     expected = "\r\n".join(body) + "\r\n"
-    assert stored(server) == [expected.encode("utf-8")]
+    assert stored_messages(server) == [expected.encode("utf-8")]
 
 
 def test_starttls_mid_session_forgets_capabilities(server: BackgroundServer) -> None:
@@ -102,7 +92,7 @@ def test_starttls_mid_session_forgets_capabilities(server: BackgroundServer) -> 
         assert (await session.send(f"AUTH PLAIN {plain_response(USER, PASSWORD)}")).code == 235
         await session.send("QUIT")
 
-    run(scenario())
+    asyncio.run(scenario())
     assert len(events.of(TlsStarted)) == 1
     secret = [e for e in events.of(Sent) if e.secret]
     assert [e.display for e in secret] == ["AUTH PLAIN ********"]
@@ -121,7 +111,7 @@ def test_implicit_tls_with_cafile(server: BackgroundServer) -> None:
         assert len(session.tls.certificate.sha256.split(":")) == 32
         await session.send("QUIT")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_starttls_mode_negotiates_before_returning(server: BackgroundServer) -> None:
@@ -133,13 +123,13 @@ def test_starttls_mode_negotiates_before_returning(server: BackgroundServer) -> 
         assert session.tls is not None
         assert session.capabilities is None
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_unknown_issuer_fails_with_one_clear_line(server: BackgroundServer) -> None:
     assert server.tls_port is not None
     with pytest.raises(TlsError) as caught:
-        run(Session(timeout=5).connect(local(server.tls_port), TlsMode.IMPLICIT))
+        asyncio.run(Session(timeout=5).connect(local(server.tls_port), TlsMode.IMPLICIT))
     message = str(caught.value)
     assert "issuer is unknown" in message and "--cafile" in message and "--insecure" in message
     assert "\n" not in message
@@ -154,11 +144,13 @@ def test_self_signed_and_name_mismatch(tmp_path: Path) -> None:
     context = self_signed_context(tmp_path, name="other.test")
     with ScriptedServer(greet, context) as scripted:
         with pytest.raises(TlsError, match=r"self-signed.*--cafile"):
-            run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT))
+            asyncio.run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT))
         # Trusting the certificate itself leaves the name check: 127.0.0.1 isn't other.test.
         settings = TlsSettings(cafile=tmp_path / "self-signed.pem")
         with pytest.raises(TlsError, match="does not match the IP address"):
-            run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT, settings))
+            asyncio.run(
+                Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT, settings)
+            )
         # --insecure gets through, and says the certificate was not verified.
         session = Session(timeout=5)
 
@@ -169,24 +161,22 @@ def test_self_signed_and_name_mismatch(tmp_path: Path) -> None:
             assert session.tls is not None and not session.tls.verified
             await session.close()
 
-        run(insecure())
+        asyncio.run(insecure())
 
 
 def test_implicit_tls_to_plain_server_hints_at_the_other_mode(server: BackgroundServer) -> None:
     with pytest.raises(TlsError, match="does not speak TLS on this port: try --starttls"):
-        run(Session(timeout=5).connect(local(server.port), TlsMode.IMPLICIT))
+        asyncio.run(Session(timeout=5).connect(local(server.port), TlsMode.IMPLICIT))
 
 
 def test_connection_refused_and_unresolvable() -> None:
-    from server_fixtures import make_config  # noqa: F401  (free port helper lives with the server)
-
     from smtpshell.server import free_port
 
     port = free_port()
     with pytest.raises(NetworkError, match=f"cannot connect to 127.0.0.1:{port}"):
-        run(Session(timeout=5).connect(local(port)))
+        asyncio.run(Session(timeout=5).connect(local(port)))
     with pytest.raises(NetworkError, match=r"cannot resolve 'no-such-host\.invalid'"):
-        run(Session(timeout=5).connect(Endpoint("no-such-host.invalid", 25)))
+        asyncio.run(Session(timeout=5).connect(Endpoint("no-such-host.invalid", 25)))
 
 
 async def _ehlo_without_starttls(
@@ -210,7 +200,7 @@ def test_starttls_required_but_not_offered() -> None:
         ScriptedServer(_ehlo_without_starttls) as scripted,
         pytest.raises(TlsError, match="does not offer STARTTLS; not continuing in plain"),
     ):
-        run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
+        asyncio.run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
 
 
 def test_starttls_refused_mid_session_keeps_plain() -> None:
@@ -222,7 +212,7 @@ def test_starttls_refused_mid_session_keeps_plain() -> None:
         assert session.connected and session.tls is None
 
     with ScriptedServer(_ehlo_without_starttls) as scripted:
-        run(scenario(scripted.port))
+        asyncio.run(scenario(scripted.port))
 
 
 def test_bytes_injected_after_starttls_220_are_discarded(server: BackgroundServer) -> None:
@@ -260,7 +250,7 @@ def test_bytes_injected_after_starttls_220_are_discarded(server: BackgroundServe
         await session.close()
 
     with ScriptedServer(injector) as scripted:
-        run(scenario(scripted.port))
+        asyncio.run(scenario(scripted.port))
         assert not scripted.errors
     assert seen_after_tls == ["EHLO me"]
     texts = [line for e in events.of(Received) for line in e.reply.lines]
@@ -291,7 +281,7 @@ def test_unsolicited_421_and_close_are_reported() -> None:
             await session.send("NOOP")
 
     with ScriptedServer(rude) as scripted:
-        run(scenario(scripted.port))
+        asyncio.run(scenario(scripted.port))
     unsolicited = [e for e in events.of(Received) if e.unsolicited]
     assert [e.reply.code for e in unsolicited] == [421]
     assert [(e.by_peer, e.reason) for e in events.of(Closed)] == [
@@ -324,7 +314,7 @@ def test_oversized_replies_are_bounded(payload: bytes, repeat: bool, message: st
         await session.close()
 
     with ScriptedServer(answer_first_command(payload, repeat)) as scripted:
-        run(scenario(scripted.port))
+        asyncio.run(scenario(scripted.port))
     assert any("connection closed" in e.reason for e in events.of(Closed))
 
 
@@ -348,7 +338,7 @@ def test_time_out_bounds_the_whole_reply() -> None:
         assert not session.connected
 
     with ScriptedServer(drip) as scripted:
-        run(scenario(scripted.port))
+        asyncio.run(scenario(scripted.port))
 
 
 def test_silent_server_greeting_time_out() -> None:
@@ -359,7 +349,7 @@ def test_silent_server_greeting_time_out() -> None:
         ScriptedServer(silent) as scripted,
         pytest.raises(SmtpTimeout, match=r"no complete reply to the greeting within 0\.5 s"),
     ):
-        run(Session(timeout=0.5).connect(local(scripted.port)))
+        asyncio.run(Session(timeout=0.5).connect(local(scripted.port)))
 
 
 def test_injection_characters_are_refused_before_sending(server: BackgroundServer) -> None:
@@ -375,7 +365,7 @@ def test_injection_characters_are_refused_before_sending(server: BackgroundServe
         assert (await session.send("DATA")).code == 503  # state untouched: no MAIL yet
         await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
     assert [e.public for e in events.of(Sent)] == ["EHLO me", "DATA"]
 
 
@@ -390,7 +380,7 @@ def test_checked_path_raises_on_negative_reply(server: BackgroundServer) -> None
         with pytest.raises(ConnectionClosed if session.connected else Exception):
             await session.execute("NOOP")
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_streamed_message_normalised_and_stuffed(server: BackgroundServer) -> None:
@@ -414,9 +404,9 @@ def test_streamed_message_normalised_and_stuffed(server: BackgroundServer) -> No
         assert reply.code == 250
         await session.send("QUIT")
 
-    run(scenario())
+    asyncio.run(scenario())
     expected = b"line one\r\n.dot line\r\n..two\r\nlast\r\n" * count
-    assert stored(server) == [expected]
+    assert stored_messages(server) == [expected]
 
 
 def test_reconnecting_right_after_tls_keeps_the_new_connection(server: BackgroundServer) -> None:
@@ -432,7 +422,7 @@ def test_reconnecting_right_after_tls_keeps_the_new_connection(server: Backgroun
             assert (await session.send("NOOP")).code == 250
         await session.close()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_starttls_required_but_refused() -> None:
@@ -448,7 +438,7 @@ def test_starttls_required_but_refused() -> None:
         ScriptedServer(refuses) as scripted,
         pytest.raises(TlsError, match=r"the server refused STARTTLS: 454 4\.7\.0 TLS not"),
     ):
-        run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
+        asyncio.run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
 
 
 def test_expired_certificate_is_named(tmp_path: Path) -> None:
@@ -472,7 +462,7 @@ def test_expired_certificate_is_named(tmp_path: Path) -> None:
         ScriptedServer(greet, context) as scripted,
         pytest.raises(TlsError, match="the certificate has expired"),
     ):
-        run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT, settings))
+        asyncio.run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT, settings))
 
 
 def test_ipv6_literal_endpoint(tmp_path: Path, cert_dir: Path) -> None:
@@ -493,4 +483,4 @@ def test_ipv6_literal_endpoint(tmp_path: Path, cert_dir: Path) -> None:
             assert session.tls is not None and session.tls.verified
             await session.close()
 
-        run(scenario())
+        asyncio.run(scenario())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import PASSWORD, USER, history_text
 from dns_responder import TEST_ZONE, DnsResponder
-from pty_shell import ShellPty
+from pty_shell import ShellPty, converse
 from server_fixtures import make_config
 
 from smtpshell.protocol.auth import b64encode_text, plain_response
@@ -23,12 +23,6 @@ Start = Callable[..., ShellPty]
 def dns() -> Iterator[DnsResponder]:
     with DnsResponder(TEST_ZONE) as responder:  # mx.test: a dead MX at preference 5
         yield responder
-
-
-def converse(sh: ShellPty, steps: list[tuple[str, str]]) -> None:
-    for line, expected in steps:
-        sh.type(line)
-        sh.expect(expected)
 
 
 def hangup(sh: ShellPty) -> None:

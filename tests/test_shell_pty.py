@@ -7,28 +7,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import PASSWORD, USER, history_text
-from pty_shell import ShellPty
+from pty_shell import ShellPty, converse
 from scripted_server import (
     ScriptedServer,
     answer_first_command,
     read_command,
     self_signed_context,
 )
+from server_fixtures import stored_messages
 
 from smtpshell.protocol.auth import b64encode_text
-from smtpshell.server import BackgroundServer, MaildirStore
+from smtpshell.server import BackgroundServer
 
 Start = Callable[..., ShellPty]
-
-
-def stored(server: BackgroundServer) -> list[bytes]:
-    return [path.read_bytes() for path in MaildirStore(server.store).messages()]
-
-
-def converse(sh: ShellPty, steps: list[tuple[str, str]]) -> None:
-    for line, expected in steps:
-        sh.type(line)
-        sh.expect(expected)
 
 
 def test_plain_session_delivers_message_intact(
@@ -56,7 +47,7 @@ def test_plain_session_delivers_message_intact(
     sh.expect("smtpshell>")
     assert "\x1b[1;32m250" in sh.raw  # reply codes coloured by class
     assert sh.close() == 0
-    assert stored(server) == [
+    assert stored_messages(server) == [
         "Subject: hello\r\n\r\n.starts with a dot\r\nünïcödé body\r\n".encode()
     ]
     assert "Traceback" not in sh.screen
@@ -240,7 +231,7 @@ def test_ctrl_d_ends_data_and_long_line_warns(start_shell: Start, server: Backgr
     sh.expect(r"250 OK: stored")
     sh.expect(r"plain>")
     assert sh.close() == 0
-    assert stored(server) == [b"x" * 999 + b"\r\n"]
+    assert stored_messages(server) == [b"x" * 999 + b"\r\n"]
 
 
 def test_pasted_message_in_data_mode(start_shell: Start, server: BackgroundServer) -> None:
@@ -258,7 +249,7 @@ def test_pasted_message_in_data_mode(start_shell: Start, server: BackgroundServe
     sh.keys("\x1b[200~Subject: pasted\r\n\r\n.dot\r\nlast line\r\n.\x1b[201~\r")
     sh.expect(r"250 OK: stored")
     assert sh.close() == 0
-    assert stored(server) == [b"Subject: pasted\r\n\r\n.dot\r\nlast line\r\n"]
+    assert stored_messages(server) == [b"Subject: pasted\r\n\r\n.dot\r\nlast line\r\n"]
 
 
 def test_local_commands_unknown_verbs_and_completion(
@@ -338,7 +329,7 @@ def test_seed_walkthrough_over_implicit_tls(start_shell: Start, server: Backgrou
         ],
     )
     assert sh.close() == 0
-    assert stored(server) == [
+    assert stored_messages(server) == [
         b"Subject: subject\r\nfrom:<yourname@example.test>\r\nto:<friend@example.test>\r\n"
         b"\r\nbody\r\n"
     ]
