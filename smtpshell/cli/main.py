@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from smtpshell.core.dns import ResolverConfig
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-SUBCOMMANDS = ("serve", "replay")
 
 DESCRIPTION = """\
 Talk to SMTP servers by hand: an interactive shell over plain TCP, STARTTLS or
@@ -88,10 +87,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
 
 
 def _dispatch(args: list[str], env: Environment) -> int:
-    if args and args[0] == "serve":
-        return _serve(args[1:], env)
-    if args and args[0] == "replay":
-        return _replay(args[1:], env)
+    subcommand = _SUBCOMMANDS.get(args[0]) if args else None
+    if subcommand is not None:
+        return subcommand(args[1:], env)
     parser = build_parser(env.stdout)
     try:
         options = parser.parse_args(args)
@@ -164,6 +162,12 @@ def _replay(args: list[str], env: Environment) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
+
+
+_SUBCOMMANDS: dict[str, Callable[[list[str], Environment], int]] = {
+    "serve": _serve,
+    "replay": _replay,
+}
 
 
 def _demo(options: argparse.Namespace, env: Environment) -> int:
