@@ -28,8 +28,8 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from smtpshell.core.endpoint import Endpoint
 from smtpshell.core.session import Session
+from smtpshell.protocol.endpoint import Endpoint
 from smtpshell.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

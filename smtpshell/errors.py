@@ -59,3 +59,11 @@ class NegativeReply(SmtpShellError):
     @property
     def transient(self) -> bool:
         return 400 <= self.code < 500
+
+
+class HelpRequested(SmtpShellError):
+    """``--help`` or ``--version`` was asked for: ``text`` is what to show, then stop."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("help requested")
+        self.text = text

@@ -24,12 +24,12 @@ from smtpshell.core.authenticate import (
     authenticate,
     select_mechanism,
 )
-from smtpshell.core.endpoint import Endpoint
 from smtpshell.core.events import Event, Origin, Sent
 from smtpshell.core.session import Session
 from smtpshell.errors import NegativeReply
 from smtpshell.protocol.auth import cram_md5_response, plain_response
 from smtpshell.protocol.ehlo import parse_ehlo
+from smtpshell.protocol.endpoint import Endpoint
 from smtpshell.protocol.reply import Reply
 from smtpshell.server import BackgroundServer
 

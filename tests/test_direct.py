@@ -28,9 +28,10 @@ from smtpshell.core.dns import (
     delivery_order,
     lookup_mx,
 )
-from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Event, Notice
-from smtpshell.core.session import Session, TlsSettings
+from smtpshell.core.session import Session
+from smtpshell.core.tls import TlsSettings
+from smtpshell.protocol.endpoint import Endpoint, TlsMode
 
 DEAD = "127.0.0.9"  # nothing listens there: connection refused
 SILENT = "127.0.0.2"  # accepts, never greets

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from smtpshell.cli.main import build_parser
-from smtpshell.core.target import ArgumentParser
+from smtpshell.core.arguments import ArgumentParser
 from smtpshell.protocol.commands import SMTP_VERBS
 from smtpshell.server import command as serve_command
 from smtpshell.shell import commands  # noqa: F401  (registers the local commands)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtpshell.core.endpoint import Endpoint, TlsMode, parse_endpoint
 from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.protocol.endpoint import Endpoint, TlsMode, parse_endpoint
 
 
 @pytest.mark.parametrize(

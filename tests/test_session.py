@@ -18,9 +18,9 @@ from scripted_server import (
 )
 from server_fixtures import stored_messages
 
-from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Closed, Event, Notice, Received, Sent, TlsStarted
-from smtpshell.core.session import Session, TlsSettings
+from smtpshell.core.session import Session
+from smtpshell.core.tls import TlsSettings
 from smtpshell.errors import (
     CommandRejected,
     ConnectionClosed,
@@ -31,6 +31,7 @@ from smtpshell.errors import (
     TlsError,
 )
 from smtpshell.protocol.auth import plain_response
+from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.server import BackgroundServer
 
 
@@ -468,7 +469,7 @@ def test_expired_certificate_is_named(tmp_path: Path) -> None:
 def test_ipv6_literal_endpoint(tmp_path: Path, cert_dir: Path) -> None:
     from server_fixtures import make_config
 
-    from smtpshell.core.endpoint import parse_endpoint
+    from smtpshell.protocol.endpoint import parse_endpoint
 
     config = make_config(tmp_path, host="::1", cert_dir=cert_dir, tls_port=None)
     with BackgroundServer(config) as v6:

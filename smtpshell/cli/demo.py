@@ -6,15 +6,13 @@ import argparse
 from collections.abc import Callable
 
 from smtpshell.cli.environment import Environment
-from smtpshell.core.endpoint import Endpoint, TlsMode
-from smtpshell.core.session import TlsSettings
-from smtpshell.core.target import ConnectTarget
+from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import SmtpShellError
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demo"
 PREFERRED_PORTS = (2525, 4650)
 
-ShellRunner = Callable[[ConnectTarget | None, argparse.Namespace, Environment], int]
+ShellRunner = Callable[[ConnectOptions | None, argparse.Namespace, Environment], int]
 
 
 def run_demo(options: argparse.Namespace, env: Environment, run_shell: ShellRunner) -> int:
@@ -32,10 +30,10 @@ def run_demo(options: argparse.Namespace, env: Environment, run_shell: ShellRunn
             raise SmtpShellError(f"cannot start the embedded server: {exc}") from exc
     try:
         _introduce(server.port, server.tls_port, str(server.ca_file), str(server.store), env)
-        target = ConnectTarget(
-            endpoint=Endpoint("127.0.0.1", server.port),
-            mode=TlsMode.PLAIN,
-            tls=TlsSettings(cafile=server.ca_file),
+        target = ConnectOptions(
+            host="127.0.0.1",
+            port=server.port,
+            cafile=server.ca_file,
             helo=options.helo,
             timeout=options.timeout,
         )

@@ -8,21 +8,16 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from smtpshell import __version__
 from smtpshell.cli.environment import Environment
-from smtpshell.core.target import (
-    ArgumentParser,
-    ConnectTarget,
-    add_session_arguments,
-    add_tls_arguments,
-    target_from_args,
-)
-from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.core.arguments import ArgumentParser, add_connect_arguments, connect_options
+from smtpshell.errors import HelpRequested, SmtpShellError, UsageError
 
 if TYPE_CHECKING:
     from smtpshell.core.dns import ResolverConfig
+    from smtpshell.core.options import ConnectOptions
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -36,9 +31,8 @@ subcommands:
 """
 
 
-def build_parser(out: TextIO | None = None) -> ArgumentParser:
+def build_parser() -> ArgumentParser:
     parser = ArgumentParser(
-        out=out,
         prog="smtpshell",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,8 +40,7 @@ def build_parser(out: TextIO | None = None) -> ArgumentParser:
     parser.add_argument(
         "--connect", metavar="HOST[:PORT]", help="connect on start (port 25, or 465 with --tls)"
     )
-    add_tls_arguments(parser)
-    add_session_arguments(parser)
+    add_connect_arguments(parser)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -75,6 +68,9 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return _dispatch(args, env)
+    except HelpRequested as shown:
+        env.stdout.write(shown.text)
+        return EXIT_OK
     except UsageError as exc:
         print(f"smtpshell: error: {exc}", file=env.stderr)
         return EXIT_USAGE
@@ -90,20 +86,16 @@ def _dispatch(args: list[str], env: Environment) -> int:
     subcommand = _SUBCOMMANDS.get(args[0]) if args else None
     if subcommand is not None:
         return subcommand(args[1:], env)
-    parser = build_parser(env.stdout)
-    try:
-        options = parser.parse_args(args)
-    except SystemExit as exc:  # --help and --version
-        return int(exc.code or 0)
+    options = build_parser().parse_args(args)
     if options.demo and options.connect:
         raise UsageError("--demo and --connect exclude each other")
-    target = target_from_args(options.connect, options) if options.connect else None
+    target = connect_options(options.connect, options) if options.connect else None
     if options.demo:
         return _demo(options, env)
     return _shell(target, options, env)
 
 
-def _shell(target: ConnectTarget | None, options: argparse.Namespace, env: Environment) -> int:
+def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Environment) -> int:
     from smtpshell.render.theme import make_console
     from smtpshell.shell.app import Shell, ShellConfig
 
@@ -136,14 +128,9 @@ def _colour(env: Environment) -> bool:
 def _serve(args: list[str], env: Environment) -> int:
     from smtpshell.server import command
 
-    parser = ArgumentParser(
-        out=env.stdout, prog="smtpshell serve", description="Run the embedded SMTP server."
-    )
+    parser = ArgumentParser(prog="smtpshell serve", description="Run the embedded SMTP server.")
     command.configure_parser(parser)
-    try:
-        options = parser.parse_args(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    options = parser.parse_args(args)
     return command.run(options, env.stdout, env.stderr)
 
 
@@ -151,16 +138,12 @@ def _replay(args: list[str], env: Environment) -> int:
     from smtpshell.replay import command
 
     parser = ArgumentParser(
-        out=env.stdout,
         prog="smtpshell replay",
         description="Replay transcripts against a server; exit 0 if all pass, 1 if any "
         "fails, 2 for usage errors.",
     )
     command.configure_parser(parser)
-    try:
-        options = parser.parse_args(args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    options = parser.parse_args(args)
     return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
 
 

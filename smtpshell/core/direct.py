@@ -14,10 +14,11 @@ import random
 from dataclasses import dataclass
 
 from smtpshell.core.dns import MxHost, ResolverConfig, delivery_order, lookup_mx
-from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Closed, Event
-from smtpshell.core.session import Session, TlsSettings
+from smtpshell.core.session import Session
+from smtpshell.core.tls import TlsSettings
 from smtpshell.errors import NetworkError, SmtpShellError, TlsError
+from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.reply import Reply
 
 SMTP_PORT = 25  # RFC 5321 4.5.4.2 (relay between MTAs); 465/587 are for submission

@@ -7,8 +7,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.tls import TlsInfo
+from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.reply import Reply
 
 

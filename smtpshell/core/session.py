@@ -14,9 +14,7 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import (
     Closed,
     Connected,
@@ -28,8 +26,9 @@ from smtpshell.core.events import (
     Sent,
     TlsStarted,
 )
+from smtpshell.core.options import DEFAULT_TIMEOUT, ConnectOptions
 from smtpshell.core.stream import SmtpStream
-from smtpshell.core.tls import TlsInfo, client_context, explain_tls_failure, tls_info
+from smtpshell.core.tls import TlsInfo, TlsSettings, explain_tls_failure, tls_info
 from smtpshell.errors import (
     ConnectionClosed,
     NegativeReply,
@@ -48,21 +47,12 @@ from smtpshell.protocol.commands import (
 )
 from smtpshell.protocol.dotstuff import END_OF_DATA, MAX_TEXT_LINE_OCTETS, DataEncoder, stuff_line
 from smtpshell.protocol.ehlo import Capabilities, parse_ehlo
+from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.reply import Reply
 
 GREETING = "<greeting>"
 END_DATA = "<end of data>"
 AUTH_RESPONSE = "<auth response>"
-DEFAULT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    cafile: Path | None = None
-    insecure: bool = False
-
-    def context(self) -> ssl.SSLContext:
-        return client_context(self.cafile, self.insecure)
 
 
 @dataclass
@@ -163,6 +153,11 @@ class Session:
         if mode is TlsMode.STARTTLS:
             await self._negotiate_starttls(helo)
         return reply
+
+    async def open(self, options: ConnectOptions) -> Reply:
+        """Connect as ``options`` say (their time-out becomes the session's)."""
+        self.timeout = options.timeout
+        return await self.connect(options.endpoint, options.tls_mode, options.tls, options.helo)
 
     def _on_made(
         self, stream: SmtpStream, transport: asyncio.Transport, endpoint: Endpoint, mode: TlsMode

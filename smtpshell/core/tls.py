@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from smtpshell.core.endpoint import TlsMode
 from smtpshell.errors import TlsError
+from smtpshell.protocol.endpoint import TlsMode
 
 # OpenSSL X509_V_ERR_* codes worth explaining (x509_vfy.h).
 _VERIFY_REASONS = {
@@ -23,6 +23,17 @@ _VERIFY_REASONS = {
     62: "the certificate does not match the host name",
     64: "the certificate does not match the IP address",
 }
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """How to verify the server: the CA file to trust, or (asked for) not at all."""
+
+    cafile: Path | None = None
+    insecure: bool = False
+
+    def context(self) -> ssl.SSLContext:
+        return client_context(self.cafile, self.insecure)
 
 
 def client_context(cafile: Path | None = None, insecure: bool = False) -> ssl.SSLContext:

@@ -13,14 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from smtpshell.core.session import TlsSettings
-from smtpshell.core.target import add_session_arguments, add_tls_arguments, tls_mode
+from smtpshell.core.arguments import add_connect_arguments, connect_options
+from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
 from smtpshell.replay.load import discover, load_all
 from smtpshell.replay.runner import (
-    ReplayOptions,
     ReplayResult,
-    connect_override,
     replay,
     target,
 )
@@ -37,8 +35,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="transcript files, or directories searched for *.smtp")  # fmt: skip
     parser.add_argument("--connect", metavar="HOST[:PORT]",
                         help="connect here instead of the transcript's directive")  # fmt: skip
-    add_tls_arguments(parser)
-    add_session_arguments(parser)
+    add_connect_arguments(parser)
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="value for ${NAME} (else the environment variable NAME)")  # fmt: skip
     parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
@@ -54,17 +51,8 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
-def options_from_args(args: argparse.Namespace) -> ReplayOptions:
-    host, port = connect_override(args.connect)
-    explicit = args.tls or args.starttls
-    return ReplayOptions(
-        host=host,
-        port=port,
-        mode=tls_mode(args) if explicit else None,
-        tls=TlsSettings(cafile=args.cafile, insecure=args.insecure),
-        helo=args.helo,
-        timeout=args.timeout,
-    )
+def options_from_args(args: argparse.Namespace) -> ConnectOptions:
+    return connect_options(args.connect, args)
 
 
 def variables(pairs: list[str]) -> dict[str, str]:
@@ -107,7 +95,7 @@ def run(
 
 async def _replay_all(
     transcripts: list[Transcript],
-    options: ReplayOptions,
+    options: ConnectOptions,
     args: argparse.Namespace,
     colour: bool,
     console: Console,

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from smtpshell.core.endpoint import TlsMode
-from smtpshell.core.session import DEFAULT_TIMEOUT, TlsSettings
+from smtpshell.core.options import DEFAULT_TIMEOUT, ConnectOptions
 from smtpshell.errors import SmtpShellError
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.replay.load import SUFFIX, load
-from smtpshell.replay.runner import Mismatch, ReplayOptions, connect_override, replay
+from smtpshell.replay.runner import Mismatch, replay
 from smtpshell.transcript import parse_var_option
 
 
@@ -125,16 +125,13 @@ def _variables(config: pytest.Config) -> dict[str, str]:
     return dict(parse_var_option(pair) for pair in pairs)
 
 
-def _options(config: pytest.Config) -> ReplayOptions:
-    host, port = connect_override(_option(config, "connect"))
+def _options(config: pytest.Config) -> ConnectOptions:
     tls = _option(config, "tls")
     cafile = _option(config, "cafile")
-    return ReplayOptions(
-        host=host,
-        port=port,
+    return ConnectOptions.parse(
+        _option(config, "connect") or None,
         mode=TlsMode(tls) if tls else None,
-        tls=TlsSettings(
-            cafile=Path(cafile) if cafile else None, insecure=bool(_option(config, "insecure"))
-        ),
+        cafile=Path(cafile) if cafile else None,
+        insecure=bool(_option(config, "insecure")),
         timeout=float(_option(config, "timeout")),
     )

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TextIO
 
 from smtpshell import __version__
-from smtpshell.core.endpoint import Endpoint, TlsMode
 from smtpshell.core.events import Closed, Connected, Event, Notice, Received, Sent, TlsStarted
 from smtpshell.protocol.auth import decode_challenge
+from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.transcript import ConnectDirective, TranscriptWriter
 
 _DIRECTIVE_TLS = {TlsMode.PLAIN: "plain", TlsMode.STARTTLS: "plain", TlsMode.IMPLICIT: "implicit"}

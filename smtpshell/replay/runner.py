@@ -5,26 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from smtpshell.core.endpoint import Endpoint, TlsMode, parse_endpoint
 from smtpshell.core.events import Listener, Received
-from smtpshell.core.session import DEFAULT_TIMEOUT, Session, TlsSettings
+from smtpshell.core.options import ConnectOptions
+from smtpshell.core.session import Session
 from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.reply import Reply
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
-
-
-@dataclass(frozen=True)
-class ReplayOptions:
-    """Command-line choices; each one given overrides the transcript's directive."""
-
-    host: str | None = None
-    port: int | None = None
-    mode: TlsMode | None = None
-    tls: TlsSettings = field(default_factory=TlsSettings)
-    helo: str = "localhost"
-    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -50,29 +39,21 @@ class ReplayResult:
         return self.mismatch is None
 
 
-def connect_override(text: str | None) -> tuple[str | None, int | None]:
-    """``--connect HOST[:PORT]`` as (host, port); None for what was not given."""
-    if not text:
-        return None, None
-    endpoint = parse_endpoint(text, 0)
-    return endpoint.host, endpoint.port or None
-
-
-def target(transcript: Transcript, options: ReplayOptions) -> tuple[Endpoint, TlsMode]:
-    """Where to connect: the options, else the transcript's connect directive."""
+def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
+    """Where to connect: the options given, else the transcript's connect directive."""
     directive = transcript.connect
-    host = options.host or (directive.host if directive else None)
-    if host is None:
+    if directive is not None:
+        given = ConnectOptions(directive.host, directive.port, TlsMode(directive.tls))
+        options = options.over(given)
+    if options.host is None:
         raise UsageError(
             f"{transcript.path}: no connect directive in the transcript; pass --connect HOST[:PORT]"
         )
-    mode = options.mode or (TlsMode(directive.tls) if directive else TlsMode.PLAIN)
-    port = options.port or (directive.port if directive else None) or mode.default_port
-    return Endpoint(host, port), mode
+    return options
 
 
 class _Replay:
-    def __init__(self, transcript: Transcript, options: ReplayOptions, listener: Listener | None):
+    def __init__(self, transcript: Transcript, options: ConnectOptions, listener: Listener | None):
         self.transcript = transcript
         self.options = options
         self.session = Session(listener, timeout=options.timeout)
@@ -85,12 +66,10 @@ class _Replay:
             self.unsolicited.put_nowait(event.reply)
 
     async def run(self) -> Mismatch | None:
-        endpoint, mode = target(self.transcript, self.options)
+        options = target(self.transcript, self.options)
         line = self.transcript.connect.line if self.transcript.connect else 0
         try:
-            greeting = await self.session.connect(
-                endpoint, mode, self.options.tls, self.options.helo
-            )
+            greeting = await self.session.open(options)
         except SmtpShellError as exc:
             return Mismatch(line, str(exc))
         failed = _check(self.transcript.greeting, greeting, "")
@@ -158,7 +137,7 @@ def _check(expected: ExpectedReply | None, reply: Reply, step: ClientStep | str)
 
 
 async def replay(
-    transcript: Transcript, options: ReplayOptions, listener: Listener | None = None
+    transcript: Transcript, options: ConnectOptions, listener: Listener | None = None
 ) -> ReplayResult:
     """Replay a transcript (variables already substituted) and say how it went."""
     started = time.monotonic()

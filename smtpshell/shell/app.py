@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Closed, Event
+from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
-from smtpshell.core.target import ConnectTarget
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.render.events import EventRenderer
 from smtpshell.shell.registry import secret_start
@@ -119,16 +119,15 @@ class Shell:
 
     # -- the loop -----------------------------------------------------------
 
-    async def connect(self, target: ConnectTarget) -> bool:
-        self.session.timeout = target.timeout
+    async def connect(self, target: ConnectOptions) -> bool:
         try:
-            await self.session.connect(target.endpoint, target.mode, target.tls, target.helo)
+            await self.session.open(target)
         except SmtpShellError as exc:
             self.error(str(exc))
             return False
         return True
 
-    async def run(self, initial: ConnectTarget | None = None, stdin: TextIO | None = None) -> int:
+    async def run(self, initial: ConnectOptions | None = None, stdin: TextIO | None = None) -> int:
         if self.config.record is not None:
             self.start_recording(self.config.record)
         try:
@@ -140,7 +139,7 @@ class Shell:
             if (path := self.stop_recording()) is not None:
                 self.info(f"recording saved to {path}")
 
-    async def _run_interactive(self, initial: ConnectTarget | None) -> int:
+    async def _run_interactive(self, initial: ConnectOptions | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
 
         self._prompt = self._make_prompt()
@@ -155,7 +154,7 @@ class Shell:
                     await self._guarded(self.handle(line))
         return 0
 
-    async def _run_batch(self, initial: ConnectTarget | None, stdin: TextIO) -> int:
+    async def _run_batch(self, initial: ConnectOptions | None, stdin: TextIO) -> int:
         """Lines from a pipe, as if typed; exit status 1 if anything failed."""
         self._stdin = stdin
         if initial is not None and not await self.connect(initial):

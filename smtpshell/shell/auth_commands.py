@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from smtpshell.core.arguments import ArgumentParser, split_arguments
 from smtpshell.core.authenticate import AuthRejected, authenticate, select_mechanism
-from smtpshell.core.target import ArgumentParser
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, b64decode_text, b64encode_text
 from smtpshell.render.text import visible
-from smtpshell.shell.commands import split_arguments
 from smtpshell.shell.registry import REGISTRY
 
 if TYPE_CHECKING:

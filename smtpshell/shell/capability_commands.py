@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smtpshell.core.endpoint import TlsMode
 from smtpshell.errors import UsageError
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.render.tables import capabilities_renderable
 from smtpshell.shell.registry import REGISTRY
 

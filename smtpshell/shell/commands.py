@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smtpshell.core.target import (
+from smtpshell.core.arguments import (
     ArgumentParser,
-    add_session_arguments,
-    add_tls_arguments,
-    target_from_args,
+    add_connect_arguments,
+    connect_options,
+    port_number,
+    split_arguments,
 )
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.shell.registry import REGISTRY
@@ -59,9 +60,8 @@ async def connect(shell: Shell, rest: str) -> None:
     parser = ArgumentParser(prog="connect", add_help=False)
     parser.add_argument("address", nargs="?")
     parser.add_argument("--mx", metavar="DOMAIN")
-    parser.add_argument("--port", type=_port, metavar="N")
-    add_tls_arguments(parser)
-    add_session_arguments(parser)
+    parser.add_argument("--port", type=port_number, metavar="N")
+    add_connect_arguments(parser)
     args = parser.parse_args(split_arguments(rest))
     if args.mx is not None:
         if args.address is not None:
@@ -74,25 +74,7 @@ async def connect(shell: Shell, rest: str) -> None:
         raise UsageError("connect needs HOST[:PORT] or --mx DOMAIN")
     if args.port is not None:
         raise UsageError("--port goes with --mx; otherwise write HOST:PORT")
-    await shell.connect(target_from_args(args.address, args))
-
-
-def split_arguments(rest: str) -> list[str]:
-    """A local command's arguments, split as a POSIX shell would (quotes allowed)."""
-    import shlex
-
-    try:
-        return shlex.split(rest)
-    except ValueError as exc:  # "No closing quotation"
-        raise UsageError(f"cannot parse the arguments: {str(exc).lower()}") from None
-
-
-def _port(text: str) -> int:
-    import argparse
-
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
-        raise argparse.ArgumentTypeError(f"port must be a number from 1 to 65535, not {text!r}")
-    return int(text)
+    await shell.connect(connect_options(args.address, args))
 
 
 @REGISTRY.command("disconnect", aliases=("close",))

@@ -10,12 +10,10 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
+from smtpshell.core.arguments import ArgumentParser, connect_options, seconds_up_to, split_arguments
 from smtpshell.core.direct import SMTP_PORT, connect_direct
 from smtpshell.core.dns import lookup_mx
-from smtpshell.core.session import TlsSettings
-from smtpshell.core.target import ArgumentParser, seconds_up_to, tls_mode
 from smtpshell.render.tables import mx_renderable
-from smtpshell.shell.commands import split_arguments
 from smtpshell.shell.registry import REGISTRY
 
 if TYPE_CHECKING:
@@ -39,13 +37,14 @@ async def mx(shell: Shell, rest: str) -> None:
 async def connect_mx(shell: Shell, args: argparse.Namespace) -> None:
     """``connect --mx DOMAIN``: try the MX hosts in order; stop at the first 220."""
     session = shell.session
-    session.timeout = args.timeout
+    options = connect_options(None, args)
+    session.timeout = options.timeout
     await connect_direct(
         session,
         args.mx,
         shell.config.resolver,
         port=args.port or SMTP_PORT,
-        mode=tls_mode(args),
-        tls=TlsSettings(cafile=args.cafile, insecure=args.insecure),
-        helo=args.helo,
+        mode=options.tls_mode,
+        tls=options.tls,
+        helo=options.helo,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from smtpshell.core.endpoint import TlsMode
 from smtpshell.errors import UsageError
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.shell.registry import REGISTRY
 
 if TYPE_CHECKING:

@@ -1,0 +1,123 @@
+"""Command-line options shared by every way of connecting, as argparse pieces.
+
+The command line, the shell's ``connect`` and ``replay`` read ``--tls``,
+``--starttls``, ``--cafile`` and the rest with these, so the options mean the same
+everywhere and all build the same :class:`ConnectOptions`. Nothing here prints:
+usage errors raise :class:`UsageError`, ``--help`` raises :class:`HelpRequested`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
+from smtpshell.errors import HelpRequested, UsageError
+from smtpshell.protocol.endpoint import EndpointError, TlsMode, parse_port
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises instead of printing and exiting, so that the caller
+    decides where text goes (the CLI in-process in tests, the shell's console)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: list[str] = []
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status:
+            raise UsageError((message or "").strip() or f"exit status {status}")
+        raise HelpRequested("".join(self._shown))
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message:
+            self._shown.append(message)
+
+
+def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--tls | --starttls``, ``--cafile``, ``--insecure``, ``--helo``, ``--timeout``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--tls", action="store_true", help="implicit TLS (SMTPS); port 465 unless given"
+    )
+    group.add_argument(
+        "--starttls",
+        action="store_true",
+        help="plain TCP, then EHLO and STARTTLS before anything else",
+    )
+    parser.add_argument(
+        "--cafile", type=Path, metavar="PEM", help="trust the CA certificates in PEM"
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="do not verify the server certificate"
+    )
+    parser.add_argument(
+        "--helo", default=DEFAULT_HELO, metavar="NAME", help="name for automatic EHLO"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=seconds_up_to(86400),
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time-out for connecting and for each reply (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def connect_options(address: str | None, args: argparse.Namespace) -> ConnectOptions:
+    """The options :func:`add_connect_arguments` read, with ``HOST[:PORT]`` if given.
+
+    The mode is None when neither ``--tls`` nor ``--starttls`` was given, so that
+    ``replay`` can tell it from an explicit choice.
+    """
+    mode = TlsMode.IMPLICIT if args.tls else TlsMode.STARTTLS if args.starttls else None
+    return ConnectOptions.parse(
+        address,
+        mode=mode,
+        cafile=args.cafile,
+        insecure=args.insecure,
+        helo=args.helo,
+        timeout=args.timeout,
+    )
+
+
+def seconds_up_to(limit: float, what: str = "time-out") -> Callable[[str], float]:
+    """An argparse type: a positive number of seconds, at most ``limit``."""
+
+    def seconds(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        if not 0 < value <= limit:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be between 0 and {limit:g} s, not {text}"
+            )
+        return value
+
+    return seconds
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a port from 1 to 65535."""
+    try:
+        return parse_port(text)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def split_arguments(rest: str) -> list[str]:
+    """A local command's arguments, split as a POSIX shell would (quotes allowed)."""
+    import shlex
+
+    try:
+        return shlex.split(rest)
+    except ValueError as exc:  # "No closing quotation"
+        raise UsageError(f"cannot parse the arguments: {str(exc).lower()}") from None
