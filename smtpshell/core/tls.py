@@ -48,6 +48,9 @@ def client_context(cafile: Path | None = None, insecure: bool = False) -> ssl.SS
         context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
     except ssl.SSLError as exc:
         raise TlsError(f"cannot load CA file {cafile}: {exc.reason or exc}") from exc
+    # RFC 6125 6.4.4: a certificate without a subjectAltName names no host. OpenSSL
+    # falls back to the subject's CN unless told not to.
+    context.hostname_checks_common_name = False
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
