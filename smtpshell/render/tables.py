@@ -1,7 +1,8 @@
 """Tables for the shell's local commands: `mx`, `caps`, `tls` and the `?` list.
 
-Everything shown comes from a DNS or SMTP server, so cells are ``Text`` (never
-markup) passed through ``visible``: a name cannot recolour or clear the terminal.
+Whatever a DNS server, an SMTP server or its certificate supplied goes into cells
+as ``Text`` (never markup) passed through ``visible``: a name cannot recolour or
+clear the terminal.
 """
 
 from __future__ import annotations
@@ -116,18 +117,25 @@ def capabilities_table(caps: Capabilities) -> Table:
 
 def tls_table(info: TlsInfo) -> Table:
     """The TLS version, cipher and verification, then the server's certificate."""
-    table = _two_columns()
-    table.add_row("version", info.version)
-    table.add_row("cipher", f"{info.cipher} ({info.bits} bits)")
-    table.add_row("verified", "yes" if info.verified else "NO (--insecure)")
+    rows = [
+        ("version", info.version),
+        ("cipher", f"{info.cipher} ({info.bits} bits)"),
+        ("verified", "yes" if info.verified else "NO (--insecure)"),
+    ]
     cert = info.certificate
     if cert is not None:
-        table.add_row("subject", cert.subject)
-        table.add_row("alt names", ", ".join(cert.alt_names) or "(none)")
-        table.add_row("issuer", cert.issuer)
-        table.add_row("valid from", cert.not_before.strftime(_TIME_FORMAT))
-        table.add_row("valid until", cert.not_after.strftime(_TIME_FORMAT))
-        table.add_row("SHA-256", cert.sha256)
+        # The server chose these names: an ESC in a subject must not reach the terminal.
+        rows += [
+            ("subject", cert.subject),
+            ("alt names", ", ".join(cert.alt_names) or "(none)"),
+            ("issuer", cert.issuer),
+            ("valid from", cert.not_before.strftime(_TIME_FORMAT)),
+            ("valid until", cert.not_after.strftime(_TIME_FORMAT)),
+            ("SHA-256", cert.sha256),
+        ]
+    table = _two_columns()
+    for name, value in rows:
+        table.add_row(name, _cell(value))
     return table
 
 
