@@ -11,8 +11,8 @@ from smtpshell.cli.main import build_parser
 from smtpshell.core.arguments import ArgumentParser
 from smtpshell.protocol.commands import SMTP_VERBS
 from smtpshell.server import command as serve_command
-from smtpshell.shell import commands  # noqa: F401  (registers the local commands)
-from smtpshell.shell.registry import REGISTRY
+from smtpshell.shell.commands import build_registry
+from smtpshell.shell.registry import LocalCommand
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -44,11 +44,8 @@ def test_every_serve_option_is_in_readme(option: str) -> None:
     assert option in README
 
 
-@pytest.mark.parametrize("command", list(REGISTRY), ids=lambda c: c.name)
-def test_every_local_command_is_documented_and_not_an_smtp_verb(command: object) -> None:
-    from smtpshell.shell.registry import LocalCommand
-
-    assert isinstance(command, LocalCommand)
+@pytest.mark.parametrize("command", list(build_registry()), ids=lambda c: c.name)
+def test_every_local_command_is_documented_and_not_an_smtp_verb(command: LocalCommand) -> None:
     assert command.summary, f"{command.name} has no docstring"
     for name in command.names:
         assert name.upper() not in SMTP_VERBS, f"local command {name!r} is an SMTP verb"

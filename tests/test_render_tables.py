@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 import pytest
@@ -9,13 +11,17 @@ from rich.console import Console, RenderableType
 from rich.theme import Theme
 
 from smtpshell.core.dns import MxHost, MxResult
+from smtpshell.core.tls import CertificateInfo, TlsInfo
 from smtpshell.protocol.ehlo import Capabilities, parse_ehlo
 from smtpshell.protocol.reply import Reply
 from smtpshell.render.tables import (
     capabilities_renderable,
     format_size,
     format_ttl,
+    help_entry,
+    help_table,
     mx_renderable,
+    tls_table,
 )
 from smtpshell.render.theme import STYLES
 
@@ -181,3 +187,58 @@ def test_ehlo_without_extensions() -> None:
     caps = Capabilities("plain.test", "", MappingProxyType({}))
     text = rendered(capabilities_renderable(caps))
     assert "EHLO reply from plain.test\nno extensions advertised" in text
+
+
+CERTIFICATE = CertificateInfo(
+    subject="CN=mail.example.test",
+    issuer="CN=Example CA,O=Example",
+    alt_names=("DNS:mail.example.test", "IP:192.0.2.25"),
+    not_before=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+    not_after=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    sha256="AB:CD",
+)
+
+
+def test_tls_table_lists_the_session_then_the_certificate() -> None:
+    info = TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384", 256, True, CERTIFICATE)
+    assert rows(rendered(tls_table(info))) == [
+        ["version", "TLSv1.3"],
+        ["cipher", "TLS_AES_256_GCM_SHA384 (256 bits)"],
+        ["verified", "yes"],
+        ["subject", "CN=mail.example.test"],
+        ["alt names", "DNS:mail.example.test, IP:192.0.2.25"],
+        ["issuer", "CN=Example CA,O=Example"],
+        ["valid from", "2025-01-02 03:04:05 UTC"],
+        ["valid until", "2026-01-02 03:04:05 UTC"],
+        ["SHA-256", "AB:CD"],
+    ]
+
+
+def test_tls_table_without_verification_or_certificate() -> None:
+    info = TlsInfo("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256", 128, False, None)
+    assert rows(rendered(tls_table(info))) == [
+        ["version", "TLSv1.2"],
+        ["cipher", "ECDHE-RSA-AES128-GCM-SHA256 (128 bits)"],
+        ["verified", "NO (--insecure)"],
+    ]
+
+
+def test_help_table_and_entry() -> None:
+    table = help_table([("? [COMMAND]", "List local commands."), ("tls", "Show TLS.")])
+    assert rows(rendered(table)) == [["? [COMMAND]", "List local commands."], ["tls", "Show TLS."]]
+    assert rendered(help_entry("mx DOMAIN", "Look up MX.")) == "mx DOMAIN\nLook up MX."
+
+
+def test_certificate_text_cannot_reach_the_terminal_raw() -> None:
+    # Names in a certificate are the server's to choose, escape sequences included.
+    cert = replace(
+        CERTIFICATE,
+        subject="CN=evil\x1b[2J[bold]x",
+        issuer="CN=\x1b]52;c;ZXZpbA==\x07",
+        alt_names=("DNS:a\x1b[2Jb",),
+    )
+    text = rendered(tls_table(TlsInfo("TLSv1.3", "X", 256, True, cert)))
+    assert "\x1b" not in text and "\x07" not in text
+    assert "CN=evil\\x1b[2J[bold]x" in text  # escaped, and no markup interpreted
+    assert "CN=\\x1b]52;c;ZXZpbA==\\x07" in text
+    assert "DNS:a\\x1b[2Jb" in text

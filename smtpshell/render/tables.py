@@ -1,11 +1,13 @@
-"""Tables for the shell's helpers: the `mx` lookup and the `caps` of the last EHLO.
+"""Tables for the shell's local commands: `mx`, `caps`, `tls` and the `?` list.
 
-Everything shown comes from a DNS or SMTP server, so cells are ``Text`` (never
-markup) passed through ``visible``: a name cannot recolour or clear the terminal.
+Whatever a DNS server, an SMTP server or its certificate supplied goes into cells
+as ``Text`` (never markup) passed through ``visible``: a name cannot recolour or
+clear the terminal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from smtpshell.core.dns import MxResult
@@ -17,9 +19,12 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
+    from smtpshell.core.tls import TlsInfo
+
 _UNITS = ((86400, "d"), (3600, "h"), (60, "min"), (1, "s"))
 _BINARY = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
 UNKNOWN = "(unknown extension)"
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
 
 def format_ttl(seconds: int) -> str:
@@ -110,6 +115,46 @@ def capabilities_table(caps: Capabilities) -> Table:
     return table
 
 
+def tls_table(info: TlsInfo) -> Table:
+    """The TLS version, cipher and verification, then the server's certificate."""
+    rows = [
+        ("version", info.version),
+        ("cipher", f"{info.cipher} ({info.bits} bits)"),
+        ("verified", "yes" if info.verified else "NO (--insecure)"),
+    ]
+    cert = info.certificate
+    if cert is not None:
+        # The server chose these names: an ESC in a subject must not reach the terminal.
+        rows += [
+            ("subject", cert.subject),
+            ("alt names", ", ".join(cert.alt_names) or "(none)"),
+            ("issuer", cert.issuer),
+            ("valid from", cert.not_before.strftime(_TIME_FORMAT)),
+            ("valid until", cert.not_after.strftime(_TIME_FORMAT)),
+            ("SHA-256", cert.sha256),
+        ]
+    table = _two_columns()
+    for name, value in rows:
+        table.add_row(name, _cell(value))
+    return table
+
+
+def help_table(rows: Iterable[tuple[str, str]]) -> Table:
+    """The local commands: usage, then what each does."""
+    table = _two_columns()
+    for usage, summary in rows:
+        table.add_row(usage, summary)
+    return table
+
+
+def help_entry(usage: str, summary: str) -> RenderableType:
+    """One local command: its usage as a heading, then what it does."""
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text(usage, style="heading"), Text(summary))
+
+
 def _parameters(keyword: str, params: tuple[str, ...]) -> str:
     if keyword == "SIZE":
         if not params:
@@ -131,6 +176,13 @@ def _table(*headers: str) -> Table:
     for header in headers:
         table.add_column(header, overflow="fold")
     return table
+
+
+def _two_columns() -> Table:
+    """Name and value, no header: a listing rather than a table."""
+    from rich.table import Table
+
+    return Table(show_header=False, box=None, pad_edge=False)
 
 
 def _cell(*lines: str) -> Text:

@@ -15,13 +15,14 @@ from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.render.events import EventRenderer
-from smtpshell.shell.registry import secret_start
+from smtpshell.shell.commands import build_registry
+from smtpshell.shell.recording import Recording
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
-    from rich.console import Console
+    from rich.console import Console, RenderableType
 
-    from smtpshell.replay.recorder import TranscriptRecorder
+    from smtpshell.shell.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,17 @@ class ShellConfig:
 
 
 class Shell:
+    """The REPL around one Session; to its local commands it is a CommandContext."""
+
     def __init__(
         self,
         console: Console,
         config: ShellConfig,
         interactive: bool = True,
         err_console: Console | None = None,
+        registry: Registry | None = None,
     ) -> None:
-        from smtpshell.shell import commands, record_commands  # noqa: F401  (registration)
-
+        self.registry = registry if registry is not None else build_registry()
         self.console = console
         # Errors go to stderr when reading from a pipe, so output stays parseable.
         self.err_console = err_console or console
@@ -55,9 +58,7 @@ class Shell:
         self._last_closed = ""
         self._prompt: PromptSession[str] | None = None
         self._stdin: TextIO = sys.stdin
-        self._recorder: TranscriptRecorder | None = None
-        self._recording: TextIO | None = None
-        self.recording_path: Path | None = None
+        self._recording = Recording(self.session)
 
     # -- output -------------------------------------------------------------
 
@@ -73,6 +74,9 @@ class Shell:
         # The session already reported why it closed; don't say it twice.
         if message != self._last_closed:
             self.err_console.print(f"error: {message}", style="error")
+
+    def show(self, renderable: RenderableType) -> None:
+        self.console.print(renderable)
 
     def info(self, message: str) -> None:
         self.console.print(message, style="notice")
@@ -93,29 +97,29 @@ class Shell:
         except (EOFError, KeyboardInterrupt):
             raise UsageError("cancelled") from None
 
-    # -- recording ----------------------------------------------------------
+    # -- the rest of what handlers may touch (CommandContext) ---------------
+
+    @property
+    def resolver(self) -> ResolverConfig:
+        return self.config.resolver
+
+    @property
+    def local_commands(self) -> Registry:
+        return self.registry
+
+    @property
+    def recording_path(self) -> Path | None:
+        return self._recording.path
 
     def start_recording(self, path: Path) -> None:
-        from smtpshell.replay.recorder import TranscriptRecorder, open_recording
-        from smtpshell.shell.record_commands import resume_mode
-
-        self.stop_recording()
-        self._recording = open_recording(path)
-        self._recorder = TranscriptRecorder(self._recording)
-        if self.session.connected and self.session.endpoint is not None:
-            self._recorder.resume(self.session.endpoint, resume_mode(self))
-        self.session.subscribe(self._recorder)
-        self.recording_path = path
+        self._recording.start(path)
         self.info(f"recording to {path}")
 
     def stop_recording(self) -> Path | None:
-        path = self.recording_path
-        if self._recorder is not None and self._recording is not None:
-            self.session.unsubscribe(self._recorder)
-            self._recorder.close()
-            self._recording.close()
-        self._recorder = self._recording = self.recording_path = None
-        return path
+        return self._recording.stop()
+
+    def exit(self) -> None:
+        self.done = True
 
     # -- the loop -----------------------------------------------------------
 
@@ -142,7 +146,9 @@ class Shell:
     async def _run_interactive(self, initial: ConnectOptions | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
 
-        self._prompt = self._make_prompt()
+        from smtpshell.shell.prompt import build_prompt
+
+        self._prompt = build_prompt(self.session, self.registry, self.config.history_file)
         with patch_stdout(raw=True):
             if initial is not None and not await self.connect(initial):
                 return 1
@@ -227,9 +233,7 @@ class Shell:
             self.error(str(exc))
 
     async def _command(self, line: str) -> None:
-        from smtpshell.shell.registry import REGISTRY
-
-        found = REGISTRY.match(line)
+        found = self.registry.match(line)
         if found is not None:
             command, rest = found
             await command.handler(self, rest)
@@ -239,43 +243,3 @@ class Shell:
         if not self.session.connected:
             raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
         await self.session.send(line)
-
-    # -- prompt_toolkit wiring ----------------------------------------------
-
-    def keep_in_history(self, line: str) -> bool:
-        session = self.session
-        if session.auth_pending or session.in_data or "\n" in line:
-            return False  # AUTH responses, message text and pastes stay out
-        return secret_start(line) is None
-
-    def _make_prompt(self) -> PromptSession[str]:
-        from prompt_toolkit import PromptSession
-        from prompt_toolkit.filters import Condition
-        from prompt_toolkit.history import InMemoryHistory
-
-        from smtpshell.shell.completer import SmtpCompleter
-        from smtpshell.shell.history import FilteredFileHistory
-        from smtpshell.shell.masking import MaskAuthResponse
-        from smtpshell.shell.prompt import PROMPT_STYLE
-        from smtpshell.shell.registry import REGISTRY
-
-        history = (
-            FilteredFileHistory(self.config.history_file, self.keep_in_history)
-            if self.config.history_file
-            else InMemoryHistory()
-        )
-        completer = SmtpCompleter(
-            lambda: self.session.capabilities,
-            REGISTRY.names,
-            lambda: not (self.session.in_data or self.session.auth_pending),
-        )
-        return PromptSession(
-            history=history,
-            completer=completer,
-            complete_while_typing=False,
-            style=PROMPT_STYLE,
-            input_processors=[MaskAuthResponse()],
-            # While an AUTH 334 is pending, what is typed is a credential.
-            is_password=Condition(lambda: self.session.auth_pending),
-            enable_history_search=False,
-        )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from smtpshell.protocol.ehlo import Capabilities
+
+if TYPE_CHECKING:
+    from smtpshell.shell.registry import Registry
 
 BASE_VERBS = ("EHLO", "HELO", "MAIL FROM:<", "RCPT TO:<", "DATA", "RSET", "NOOP", "QUIT", "HELP",
               "VRFY", "EXPN")  # fmt: skip
@@ -46,12 +50,16 @@ def _same_case(candidate: str, typed: str) -> str:
 
 
 class SmtpCompleter(Completer):
+    """SMTP verbs the server offers, their parameters, and the registry's local commands."""
+
     def __init__(
-        self, capabilities: Callable[[], Capabilities | None], local_names: Callable[[], list[str]],
+        self,
+        registry: Registry,
+        capabilities: Callable[[], Capabilities | None],
         active: Callable[[], bool],
-    ) -> None:  # fmt: skip
+    ) -> None:
+        self._local_names = registry.names()
         self._capabilities = capabilities
-        self._local_names = local_names
         self._active = active
 
     def get_completions(
@@ -60,5 +68,5 @@ class SmtpCompleter(Completer):
         if not self._active():
             return
         text = document.text_before_cursor
-        for candidate in suggest(text, self._capabilities(), self._local_names()):
+        for candidate in suggest(text, self._capabilities(), self._local_names):
             yield Completion(candidate, start_position=-len(text))

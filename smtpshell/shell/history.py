@@ -12,6 +12,15 @@ from pathlib import Path
 
 from prompt_toolkit.history import FileHistory
 
+from smtpshell.shell.registry import Registry
+
+
+def keep_in_history(line: str, registry: Registry, *, in_data: bool, auth_pending: bool) -> bool:
+    """Whether a line typed in this state may be kept: never a secret, nor message text."""
+    if auth_pending or in_data or "\n" in line:
+        return False  # AUTH responses (even "*"), message text and pastes stay out
+    return registry.secret_start(line) is None
+
 
 class FilteredFileHistory(FileHistory):
     """A FileHistory (mode 0600) that drops lines for which ``keep`` says False."""

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prompt_toolkit.layout.processors import Processor, Transformation, TransformationInput
 from prompt_toolkit.layout.utils import explode_text_fragments
 
-from smtpshell.shell.registry import secret_start
+from smtpshell.shell.registry import Registry
 
 
-class MaskAuthResponse(Processor):
+class MaskSecrets(Processor):
+    """Show ``*`` for each character of the line's secret part, by the registry's rule."""
+
+    def __init__(self, registry: Registry, auth_pending: Callable[[], bool]) -> None:
+        self._registry = registry
+        self._auth_pending = auth_pending
+
     def apply_transformation(self, transformation_input: TransformationInput) -> Transformation:
         ti = transformation_input
-        start = secret_start(ti.document.text) if ti.lineno == 0 else None
+        start = (
+            self._registry.secret_start(ti.document.text, self._auth_pending())
+            if ti.lineno == 0
+            else None
+        )
         if start is None:
             return Transformation(ti.fragments)
         fragments = explode_text_fragments(ti.fragments)

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.styles import Style
 
-from smtpshell.core.session import Session
+from smtpshell.shell.completer import SmtpCompleter
+from smtpshell.shell.history import FilteredFileHistory, keep_in_history
+from smtpshell.shell.masking import MaskSecrets
+
+if TYPE_CHECKING:
+    from smtpshell.core.session import Session
+    from smtpshell.core.tls import TlsInfo
+    from smtpshell.protocol.endpoint import Endpoint
+    from smtpshell.shell.registry import Registry
 
 PROMPT_STYLE = Style.from_dict(
     {
@@ -18,7 +32,22 @@ PROMPT_STYLE = Style.from_dict(
 )
 
 
-def prompt_fragments(session: Session) -> FormattedText:
+class PromptState(Protocol):
+    """What the prompt shows of a session."""
+
+    @property
+    def connected(self) -> bool: ...
+    @property
+    def endpoint(self) -> Endpoint | None: ...
+    @property
+    def tls(self) -> TlsInfo | None: ...
+    @property
+    def in_data(self) -> bool: ...
+    @property
+    def auth_pending(self) -> bool: ...
+
+
+def prompt_fragments(session: PromptState) -> FormattedText:
     if not session.connected or session.endpoint is None:
         return FormattedText([("class:prompt.idle", "smtpshell> ")])
     parts = [("class:prompt.host", str(session.endpoint)), ("", " ")]
@@ -32,3 +61,33 @@ def prompt_fragments(session: Session) -> FormattedText:
         parts.append(("class:prompt.mode", " auth"))
     parts.append(("", "> "))
     return FormattedText(parts)
+
+
+def build_prompt(
+    session: Session, registry: Registry, history_file: Path | None
+) -> PromptSession[str]:
+    """The prompt of the shell: completion, masking and a history without secrets."""
+
+    def keep(line: str) -> bool:
+        return keep_in_history(
+            line, registry, in_data=session.in_data, auth_pending=session.auth_pending
+        )
+
+    history: History = (
+        FilteredFileHistory(history_file, keep) if history_file else InMemoryHistory()
+    )
+    completer = SmtpCompleter(
+        registry,
+        lambda: session.capabilities,
+        lambda: not (session.in_data or session.auth_pending),
+    )
+    return PromptSession(
+        history=history,
+        completer=completer,
+        complete_while_typing=False,
+        style=PROMPT_STYLE,
+        input_processors=[MaskSecrets(registry, lambda: session.auth_pending)],
+        # While an AUTH 334 is pending, what is typed is a credential.
+        is_password=Condition(lambda: session.auth_pending),
+        enable_history_search=False,
+    )

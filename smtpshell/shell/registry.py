@@ -1,4 +1,4 @@
-"""Local commands: the rule that tells them from SMTP, and the registry behind help.
+"""Local commands: the rule that tells them from SMTP, the help, the secret rule.
 
 The rule: a line whose first word (any case) names a local command runs locally;
 every other line goes to the server as typed. No local command is named like an SMTP
@@ -9,22 +9,23 @@ the server. A leading backslash sends the rest of the line as typed: ``\\mx`` se
 from __future__ import annotations
 
 import inspect
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from smtpshell.shell.app import Shell
+from smtpshell.protocol import secrets
 
-Handler = Callable[["Shell", str], Awaitable[None]]
+if TYPE_CHECKING:
+    from smtpshell.shell.context import CommandContext
+
+Handler = Callable[["CommandContext", str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class LocalCommand:
     name: str
-    usage: str
     handler: Handler
+    usage: str = ""
     aliases: tuple[str, ...] = ()
     secret_args: bool = False  # arguments masked while typed and kept out of history
 
@@ -37,29 +38,30 @@ class LocalCommand:
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
 
+    @property
+    def help_row(self) -> tuple[str, str]:
+        """(usage, summary), as ``?`` shows them."""
+        return self.usage or self.name, self.summary
+
 
 class Registry:
-    def __init__(self) -> None:
-        self._commands: dict[str, LocalCommand] = {}
-        self._ordered: list[LocalCommand] = []
+    """The local commands of one shell, in the order ``?`` lists them."""
 
-    def command(
-        self,
-        name: str,
-        usage: str = "",
-        aliases: tuple[str, ...] = (),
-        secret_args: bool = False,
-    ) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            entry = LocalCommand(name, usage, handler, aliases, secret_args)
-            for key in entry.names:
-                if key in self._commands:
-                    raise ValueError(f"local command {key!r} registered twice")
-                self._commands[key] = entry
-            self._ordered.append(entry)
-            return handler
+    def __init__(self, commands: Iterable[LocalCommand]) -> None:
+        self._ordered = tuple(commands)
+        self._by_name: dict[str, LocalCommand] = {}
+        for command in self._ordered:
+            for name in command.names:
+                if name in self._by_name:
+                    raise ValueError(f"local command {name!r} declared twice")
+                self._by_name[name] = command
 
-        return register
+    def __iter__(self) -> Iterator[LocalCommand]:
+        return iter(self._ordered)
+
+    def names(self) -> list[str]:
+        """Every name and alias, sorted (for completion)."""
+        return sorted(self._by_name)
 
     def match(self, line: str) -> tuple[LocalCommand, str] | None:
         """The local command a line invokes and the rest of the line, or None.
@@ -68,28 +70,27 @@ class Registry:
         exactly as typed, leading and trailing spaces included.
         """
         word, _, rest = line.lstrip().partition(" ")
-        entry = self._commands.get(word.lower())
-        return (entry, rest) if entry else None
+        command = self._by_name.get(word.lower())
+        return (command, rest) if command else None
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._ordered)
+    def secret_start(self, line: str, auth_pending: bool = False) -> int | None:
+        """Where the secret part of a typed line begins, or None.
 
-    def names(self) -> list[str]:
-        return sorted(self._commands)
+        The credentials of an AUTH exchange, by protocol's one rule (RFC 4954 4),
+        and the arguments of a local command such as ``b64 TEXT``. While a 334 is
+        pending the line is an AUTH response, never a local command.
+        """
+        start = secrets.secret_start(line, auth_pending)
+        if start is not None or auth_pending:
+            return start
+        found = self.match(line)
+        if found is None or not found[0].secret_args or not found[1]:
+            return None
+        return len(line) - len(found[1])
 
+    def help_rows(self) -> list[tuple[str, str]]:
+        return [command.help_row for command in self]
 
-REGISTRY = Registry()
-
-_AUTH_WITH_RESPONSE = re.compile(r"\s*auth\s+\S+\s+", re.IGNORECASE)
-
-
-def secret_start(text: str) -> int | None:
-    """Index where the secret part of a line begins, or None: the initial response
-    of an AUTH line (RFC 4954 4), or the arguments of a command such as ``b64``."""
-    match = _AUTH_WITH_RESPONSE.match(text)
-    if match:
-        return match.end()
-    found = REGISTRY.match(text)
-    if found is None or not found[0].secret_args or not found[1]:
-        return None
-    return len(text) - len(found[1])
+    def help_for(self, line: str) -> tuple[str, str] | None:
+        found = self.match(line)
+        return found[0].help_row if found else None

@@ -14,37 +14,38 @@ from smtpshell.core.arguments import ArgumentParser, connect_options, seconds_up
 from smtpshell.core.direct import SMTP_PORT, connect_direct
 from smtpshell.core.dns import lookup_mx
 from smtpshell.render.tables import mx_renderable
-from smtpshell.shell.registry import REGISTRY
+from smtpshell.shell.registry import LocalCommand
 
 if TYPE_CHECKING:
-    from smtpshell.shell.app import Shell
+    from smtpshell.shell.context import CommandContext
 
 
-@REGISTRY.command("mx", usage="mx DOMAIN [--timeout SECONDS]")
-async def mx(shell: Shell, rest: str) -> None:
+async def mx(ctx: CommandContext, rest: str) -> None:
     """Look up a domain's mail exchangers with their addresses, in preference order."""
     parser = ArgumentParser(prog="mx", add_help=False)
     parser.add_argument("domain")
     parser.add_argument("--timeout", type=seconds_up_to(300, "DNS time-out"), metavar="SECONDS")
     args = parser.parse_args(split_arguments(rest))
-    config = shell.config.resolver
+    config = ctx.resolver
     if args.timeout is not None:
         config = dataclasses.replace(config, timeout=args.timeout)
-    result = await lookup_mx(args.domain, config)
-    shell.console.print(mx_renderable(result))
+    ctx.show(mx_renderable(await lookup_mx(args.domain, config)))
 
 
-async def connect_mx(shell: Shell, args: argparse.Namespace) -> None:
+async def connect_mx(ctx: CommandContext, args: argparse.Namespace) -> None:
     """``connect --mx DOMAIN``: try the MX hosts in order; stop at the first 220."""
-    session = shell.session
+    session = ctx.session
     options = connect_options(None, args)
     session.timeout = options.timeout
     await connect_direct(
         session,
         args.mx,
-        shell.config.resolver,
+        ctx.resolver,
         port=args.port or SMTP_PORT,
         mode=options.tls_mode,
         tls=options.tls,
         helo=options.helo,
     )
+
+
+COMMANDS = (LocalCommand("mx", mx, usage="mx DOMAIN [--timeout SECONDS]"),)

@@ -15,18 +15,17 @@ from smtpshell.core.authenticate import AuthRejected, authenticate, select_mecha
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, b64decode_text, b64encode_text
 from smtpshell.render.text import visible
-from smtpshell.shell.registry import REGISTRY
+from smtpshell.shell.registry import LocalCommand
 
 if TYPE_CHECKING:
-    from smtpshell.shell.app import Shell
+    from smtpshell.shell.context import CommandContext
 
 
-@REGISTRY.command("b64", usage="b64 [TEXT] | b64 -d BASE64", secret_args=True)
-async def encode_base64(shell: Shell, rest: str) -> None:
+async def encode_base64(ctx: CommandContext, rest: str) -> None:
     """Base64 of TEXT in UTF-8, for AUTH by hand (no TEXT: asked, not shown); -d decodes."""
     option, _, argument = rest.partition(" ")
     if option == "-d":
-        _print_decoded(shell, argument.strip())
+        _show_decoded(ctx, argument.strip())
         return
     # Everything after "b64 " is the text, inner spaces included; "--" protects a
     # text that itself starts with "-d".
@@ -34,20 +33,19 @@ async def encode_base64(shell: Shell, rest: str) -> None:
     if not text:
         # Asked rather than typed on the line: a password typed after "b64" would
         # show on screen and land in the history file.
-        text = await shell.ask("Text to encode (not shown): ", secret=True)
+        text = await ctx.ask("Text to encode (not shown): ", secret=True)
         if not text:
-            shell.info("(empty text: its base64 is empty too)")
+            ctx.info("(empty text: its base64 is empty too)")
             return
-    shell.console.print(b64encode_text(text), highlight=False)
+    ctx.show(b64encode_text(text))
 
 
-@REGISTRY.command("unb64", usage="unb64 BASE64", secret_args=True)
-async def decode_base64(shell: Shell, rest: str) -> None:
+async def decode_base64(ctx: CommandContext, rest: str) -> None:
     """Decode BASE64 and show the text (control characters such as NUL as \\x00)."""
-    _print_decoded(shell, rest)
+    _show_decoded(ctx, rest)
 
 
-def _print_decoded(shell: Shell, data: str) -> None:
+def _show_decoded(ctx: CommandContext, data: str) -> None:
     if not data:
         raise UsageError("nothing to decode: b64 -d BASE64")
     try:
@@ -55,31 +53,37 @@ def _print_decoded(shell: Shell, data: str) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     # AUTH PLAIN holds NULs (RFC 4616 2): show them, and never pass ESC through.
-    shell.console.print(visible(text), highlight=False)
+    ctx.show(visible(text))
 
 
-@REGISTRY.command("login", usage=f"login [USER] [--mech {'|'.join(SUPPORTED_MECHANISMS)}]")
-async def login(shell: Shell, rest: str) -> None:
+async def login(ctx: CommandContext, rest: str) -> None:
     """Log in: a whole AUTH exchange, the password asked with echo off and redacted."""
     parser = ArgumentParser(prog="login", add_help=False)
     parser.add_argument("user", nargs="?")
     parser.add_argument("--mech", "-m", metavar="MECHANISM")
     args = parser.parse_args(split_arguments(rest))
-    session = shell.session
+    session = ctx.session
     if not session.connected:
         raise NotConnected("not connected: use connect HOST[:PORT] first")
     # Before asking anything: say now if there is nothing to log in with.
     mechanism = select_mechanism(session.capabilities, args.mech, tls=session.tls is not None)
-    username = args.user if args.user is not None else await shell.ask("Username: ")
+    username = args.user if args.user is not None else await ctx.ask("Username: ")
     if not username:
         raise UsageError("no user name given")
     # XOAUTH2 carries an OAuth 2.0 access token where the others carry a password.
     question = "Token: " if mechanism == "XOAUTH2" else "Password: "
-    secret = await shell.ask(question, secret=True)
+    secret = await ctx.ask(question, secret=True)
     try:
         await authenticate(session, mechanism, username, secret)
     except AuthRejected as exc:
         # The server's reply is already on screen, in colour; say what it means.
-        shell.error(f"authentication failed ({exc.code})")
+        ctx.error(f"authentication failed ({exc.code})")
         return
-    shell.info(f"authenticated as {visible(username)} with {mechanism}")
+    ctx.info(f"authenticated as {visible(username)} with {mechanism}")
+
+
+COMMANDS = (
+    LocalCommand("b64", encode_base64, usage="b64 [TEXT] | b64 -d BASE64", secret_args=True),
+    LocalCommand("unb64", decode_base64, usage="unb64 BASE64", secret_args=True),
+    LocalCommand("login", login, usage=f"login [USER] [--mech {'|'.join(SUPPORTED_MECHANISMS)}]"),
+)

@@ -1,0 +1,71 @@
+"""Local commands for the connection: ``connect``, ``disconnect`` and ``tls``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from smtpshell.core.arguments import (
+    ArgumentParser,
+    add_connect_arguments,
+    connect_options,
+    port_number,
+    split_arguments,
+)
+from smtpshell.errors import NotConnected, UsageError
+from smtpshell.render.tables import tls_table
+from smtpshell.shell.commands.dns import connect_mx
+from smtpshell.shell.registry import LocalCommand
+
+if TYPE_CHECKING:
+    from smtpshell.shell.context import CommandContext
+
+
+async def connect(ctx: CommandContext, rest: str) -> None:
+    """Connect to a server, or with --mx to a domain's first answering MX host."""
+    parser = ArgumentParser(prog="connect", add_help=False)
+    parser.add_argument("address", nargs="?")
+    parser.add_argument("--mx", metavar="DOMAIN")
+    parser.add_argument("--port", type=port_number, metavar="N")
+    add_connect_arguments(parser)
+    args = parser.parse_args(split_arguments(rest))
+    if args.mx is not None:
+        if args.address is not None:
+            raise UsageError("give either HOST[:PORT] or --mx DOMAIN, not both")
+        await connect_mx(ctx, args)
+        return
+    if args.address is None:
+        raise UsageError("connect needs HOST[:PORT] or --mx DOMAIN")
+    if args.port is not None:
+        raise UsageError("--port goes with --mx; otherwise write HOST:PORT")
+    await ctx.connect(connect_options(args.address, args))
+
+
+async def disconnect(ctx: CommandContext, rest: str) -> None:
+    """Close the connection without sending QUIT."""
+    if not ctx.session.connected:
+        raise NotConnected("not connected")
+    await ctx.session.close()
+
+
+async def show_tls(ctx: CommandContext, rest: str) -> None:
+    """Show the TLS version, cipher and the server's certificate."""
+    session = ctx.session
+    if session.tls is None:
+        ctx.info("not using TLS" + ("" if session.connected else " (not connected)"))
+        return
+    if not session.connected:
+        ctx.info("not connected: these are the closed connection's TLS details")
+    ctx.show(tls_table(session.tls))
+
+
+COMMANDS = (
+    LocalCommand(
+        "connect",
+        connect,
+        usage="connect HOST[:PORT] | --mx DOMAIN [--port N] [--tls|--starttls] [--cafile PEM] "
+        "[--insecure] [--helo NAME] [--timeout SECONDS]",
+        aliases=("open",),
+    ),
+    LocalCommand("disconnect", disconnect, aliases=("close",)),
+    LocalCommand("tls", show_tls, usage="tls"),
+)
