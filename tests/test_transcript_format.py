@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.transcript import (
     ClientStep,
     ConnectDirective,
@@ -380,6 +381,44 @@ def test_format_directive_round_trips() -> None:
     assert format_directive(ConnectDirective("::1", 25, "implicit")) == (
         "smtpshell --connect '[::1]:25' --tls"
     )
+
+
+def test_directive_modes_are_the_protocol_layers_tls_modes() -> None:
+    t = parse("> openssl s_client -starttls smtp -connect mx.example:587\n220 hi\n")
+    assert t.connect is not None and t.connect.tls is TlsMode.STARTTLS
+    assert ConnectDirective("h", None, "implicit").tls is TlsMode.IMPLICIT
+    with pytest.raises(ValueError, match="'tls'"):
+        ConnectDirective("h", None, "tls")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "port"),
+    [
+        ("telnet mx.example submission", 587),
+        ("openssl s_client -connect mx.example:smtps", 465),
+        ("smtpshell --connect mx.example --port SUBMISSIONS --tls", 465),
+    ],
+)
+def test_directive_ports_may_be_service_names(line: str, port: int) -> None:
+    t = parse(f"> {line}\n220 hi\n")
+    assert t.connect is not None and t.connect.port == port
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("telnet mx.example:25 25", "own argument"),
+        ("nc [::1]:25", "own argument"),
+        ("openssl s_client -connect mx\x1b.example:25", "control character"),
+        ("smtpshell --connect []:25", "[IPV6]:PORT"),
+        ("telnet h 0", "bad port '0'"),
+    ],
+)
+def test_directive_addresses_are_checked_as_the_command_line_checks_them(
+    line: str, fragment: str
+) -> None:
+    exc = error(f"> {line}\n")
+    assert "connect directive" in exc.message and fragment in exc.message
 
 
 # --- variables ----------------------------------------------------------------------

@@ -11,7 +11,6 @@ from smtpshell.core.events import Listener, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import SmtpShellError, UsageError
-from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.reply import Reply
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
 
@@ -43,7 +42,7 @@ def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
     """Where to connect: the options given, else the transcript's connect directive."""
     directive = transcript.connect
     if directive is not None:
-        given = ConnectOptions(directive.host, directive.port, TlsMode(directive.tls))
+        given = ConnectOptions(directive.host, directive.port, directive.tls)
         options = options.over(given)
     if options.host is None:
         raise UsageError(
