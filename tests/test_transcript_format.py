@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtpshell.protocol.endpoint import TlsMode
+from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript import (
     ClientStep,
     ConnectDirective,
@@ -560,6 +561,27 @@ def test_secret_marks_auth_payloads_until_the_exchange_ends() -> None:
         "> auth login\n334 VXNlcm5hbWU6\n> dXNlcg==\n334 UGFzc3dvcmQ6\n> cGFzcw==\n535 no\n> quit\n"
     )
     assert [s.secret for s in t.steps] == [True, False, False, True, True, False]
+
+
+def test_the_star_that_cancels_an_exchange_is_not_a_secret() -> None:
+    # RFC 4954 4: "*" cancels; the session and the shell show it, so the transcript does.
+    t = parse("> auth login\n334 VXNlcm5hbWU6\n> *\n501 5.7.0 cancelled\n> quit\n221 bye\n")
+    assert [s.secret for s in t.steps] == [False, False, False]
+
+
+def test_transcript_secrets_follow_the_protocol_rule() -> None:
+    lines = ["AUTH PLAIN", "AGEAYg==", "AUTH LOGIN dXNlcg==", "cGFzcw==", "*", "NOOP"]
+    t = parse(
+        "> AUTH PLAIN\n334\n> AGEAYg==\n235 ok\n> AUTH LOGIN dXNlcg==\n334 UGFzc3dvcmQ6\n"
+        "> cGFzcw==\n334 again\n> *\n501 cancelled\n> NOOP\n250 ok\n"
+    )
+    pending = [False, True, False, True, True, False]
+    expected = [
+        secret_start(line, waiting) is not None
+        for line, waiting in zip(lines, pending, strict=True)
+    ]
+    assert [s.text for s in t.steps] == lines
+    assert [s.secret for s in t.steps] == expected == [False, True, True, True, False, False]
 
 
 def test_step_model_defaults() -> None:
