@@ -17,7 +17,6 @@ from smtpshell.protocol.auth import decode_challenge
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.transcript import ConnectDirective, TranscriptWriter
 
-_DIRECTIVE_TLS = {TlsMode.PLAIN: "plain", TlsMode.STARTTLS: "plain", TlsMode.IMPLICIT: "implicit"}
 # What a decoded 334 challenge asks for, as a variable name.
 _CHALLENGE_NAMES = {"username:": "AUTH_USER", "password:": "AUTH_PASSWORD"}
 
@@ -63,16 +62,21 @@ class TranscriptRecorder:
             self._writer.comment(f"TLS: {event.tls.version}, {event.tls.cipher}{subject}")
         # --starttls mode: its EHLO and STARTTLS are recorded as client lines, so the
         # directive connects in plain text and the replay upgrades where they did.
-        directive = ConnectDirective(endpoint.host, endpoint.port, _DIRECTIVE_TLS[event.mode])  # type: ignore[arg-type]
+        mode = TlsMode.PLAIN if event.mode is TlsMode.STARTTLS else event.mode
+        directive = ConnectDirective(endpoint.host, endpoint.port, mode)
         try:
             self._writer.directive(directive)
         except ValueError:
             self._writer.comment(f"reconnected: smtpshell --connect {endpoint}")
 
-    def resume(self, endpoint: Endpoint, tls: str) -> None:
-        """Recording starts on an open connection: say how to get back to this point."""
+    def resume(self, endpoint: Endpoint, tls: TlsMode | str) -> None:
+        """Recording starts on an open connection: say how to get back to this point.
+
+        ``tls`` is the mode a replay connects with (``"starttls"`` when TLS was
+        started on this connection), as a TlsMode or its value.
+        """
         self._writer.comment(f"recording started mid-session on {endpoint}")
-        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, tls))  # type: ignore[arg-type]
+        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, TlsMode(tls)))
         self._flush()
 
     def _sent(self, event: Sent) -> None:
