@@ -27,7 +27,6 @@ class TranscriptRecorder:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._writer = TranscriptWriter()
-        self._flushed = 0
         self._challenge: str | None = None
         self.variables: dict[str, str] = {}  # name -> what value it needs
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -116,10 +115,10 @@ class TranscriptRecorder:
         self._flush()
 
     def _flush(self) -> None:
-        text = self._writer.text()
-        self._stream.write(text[self._flushed :])
-        self._stream.flush()
-        self._flushed = len(text)
+        new = self._writer.take()
+        if new:
+            self._stream.write(new)
+            self._stream.flush()
 
 
 def open_recording(path: Path) -> TextIO:

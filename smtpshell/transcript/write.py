@@ -63,7 +63,8 @@ def escape_server(line: str) -> str:
 
 
 class TranscriptWriter:
-    """Builds a transcript line by line; :meth:`text` returns it.
+    """Builds a transcript line by line; :meth:`text` returns it, :meth:`take` the
+    lines written since it was last called (a recorder appends those to its file).
 
     :meth:`client`, :meth:`data` and :meth:`server` escape whatever the parser would
     read specially, so parsing gives back exactly the text passed, a literal ``${X}``
@@ -73,6 +74,7 @@ class TranscriptWriter:
 
     def __init__(self) -> None:
         self._lines: list[str] = []
+        self._taken = 0  # lines already handed out by take()
         self._protocol = False  # a client or server line has been written
 
     def header(self, comment_lines: Iterable[str]) -> None:
@@ -126,3 +128,13 @@ class TranscriptWriter:
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self._lines)
+
+    def take(self) -> str:
+        """The lines written since the last call, each ending in a line feed.
+
+        Each line is rendered once, so a recording grows in time proportional to
+        what is added, however long the session already is.
+        """
+        new = self._lines[self._taken :]
+        self._taken = len(self._lines)
+        return "".join(line + "\n" for line in new)
