@@ -16,26 +16,19 @@ from smtpshell.transcript.patterns import SERVER_LINE
 
 _LEADING_DOTS = re.compile(r"\\+\.")
 _LEADING_MARKER = re.compile(r"^(\s*)(\\*[~=/])")
+# A '#' at the start, after white space or after a backslash (str.isspace and \s agree).
+_COMMENT_HASH = re.compile(r"(?<![^\s\\])#")
+_SPECIAL_DOLLAR = re.compile(r"\$(?=\{)|(?<=\\)\$")
 
 
 def _escape_hashes(line: str) -> str:
     """Escape each '#' the parser would read as a comment or as part of '\\#'."""
-    out: list[str] = []
-    for index, char in enumerate(line):
-        if char == "#" and (index == 0 or line[index - 1].isspace() or line[index - 1] == "\\"):
-            out.append("\\")
-        out.append(char)
-    return "".join(out)
+    return _COMMENT_HASH.sub(r"\\#", line) if "#" in line else line
 
 
 def _escape_dollars(text: str) -> str:
     """Escape '$' before '{' (a variable) and after '\\' (else '\\$' reads as '$')."""
-    out: list[str] = []
-    for index, char in enumerate(text):
-        if char == "$" and (text[index + 1 : index + 2] == "{" or text[index - 1 : index] == "\\"):
-            out.append("\\")
-        out.append(char)
-    return "".join(out)
+    return _SPECIAL_DOLLAR.sub(r"\\$", text) if "$" in text else text
 
 
 def _one_line(text: str, what: str) -> None:
