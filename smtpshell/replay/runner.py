@@ -66,21 +66,28 @@ class _Replay:
 
     async def run(self) -> Mismatch | None:
         options = target(self.transcript, self.options)
+        # Whatever happens after connecting, a mismatch, an error or a cancellation,
+        # the connection is closed before the replay returns.
+        try:
+            return await self._connect(options) or await self._converse()
+        finally:
+            await self.session.close()
+
+    async def _connect(self, options: ConnectOptions) -> Mismatch | None:
+        """Connect and check the greeting (RFC 5321 3.1)."""
         line = self.transcript.connect.line if self.transcript.connect else 0
         try:
             greeting = await self.session.open(options)
         except SmtpShellError as exc:
             return Mismatch(line, str(exc))
-        failed = _check(self.transcript.greeting, greeting, "")
-        if failed is not None:
-            return failed
+        return _check(self.transcript.greeting, greeting, "")
+
+    async def _converse(self) -> Mismatch | None:
         try:
             return await self._steps(self.transcript.steps) or await self._closing()
         except SmtpShellError as exc:
             step = self.transcript.steps[min(self.done, len(self.transcript.steps) - 1)]
             return Mismatch(step.line, str(exc), _shown(step))
-        finally:
-            await self.session.close()
 
     async def _steps(self, steps: Sequence[ClientStep]) -> Mismatch | None:
         index = 0
