@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smtpshell"
 # For each layer: the smtpshell layers and third-party packages it may import.
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "protocol": ({"errors", "protocol"}, set()),
-    "transcript": ({"errors", "transcript"}, set()),
+    "transcript": ({"errors", "protocol", "transcript"}, set()),
     "core": ({"errors", "protocol", "core"}, {"dns", "cryptography"}),
     "server": ({"errors", "server"}, {"aiosmtpd", "cryptography", "platformdirs"}),
     "render": ({"errors", "protocol", "core", "render"}, {"rich"}),

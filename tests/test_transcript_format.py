@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smtpshell.protocol.endpoint import TlsMode
+from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript import (
     ClientStep,
     ConnectDirective,
@@ -382,6 +384,44 @@ def test_format_directive_round_trips() -> None:
     )
 
 
+def test_directive_modes_are_the_protocol_layers_tls_modes() -> None:
+    t = parse("> openssl s_client -starttls smtp -connect mx.example:587\n220 hi\n")
+    assert t.connect is not None and t.connect.tls is TlsMode.STARTTLS
+    assert ConnectDirective("h", None, "implicit").tls is TlsMode.IMPLICIT
+    with pytest.raises(ValueError, match="'tls'"):
+        ConnectDirective("h", None, "tls")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("line", "port"),
+    [
+        ("telnet mx.example submission", 587),
+        ("openssl s_client -connect mx.example:smtps", 465),
+        ("smtpshell --connect mx.example --port SUBMISSIONS --tls", 465),
+    ],
+)
+def test_directive_ports_may_be_service_names(line: str, port: int) -> None:
+    t = parse(f"> {line}\n220 hi\n")
+    assert t.connect is not None and t.connect.port == port
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("telnet mx.example:25 25", "own argument"),
+        ("nc [::1]:25", "own argument"),
+        ("openssl s_client -connect mx\x1b.example:25", "control character"),
+        ("smtpshell --connect []:25", "[IPV6]:PORT"),
+        ("telnet h 0", "bad port '0'"),
+    ],
+)
+def test_directive_addresses_are_checked_as_the_command_line_checks_them(
+    line: str, fragment: str
+) -> None:
+    exc = error(f"> {line}\n")
+    assert "connect directive" in exc.message and fragment in exc.message
+
+
 # --- variables ----------------------------------------------------------------------
 
 
@@ -521,6 +561,27 @@ def test_secret_marks_auth_payloads_until_the_exchange_ends() -> None:
         "> auth login\n334 VXNlcm5hbWU6\n> dXNlcg==\n334 UGFzc3dvcmQ6\n> cGFzcw==\n535 no\n> quit\n"
     )
     assert [s.secret for s in t.steps] == [True, False, False, True, True, False]
+
+
+def test_the_star_that_cancels_an_exchange_is_not_a_secret() -> None:
+    # RFC 4954 4: "*" cancels; the session and the shell show it, so the transcript does.
+    t = parse("> auth login\n334 VXNlcm5hbWU6\n> *\n501 5.7.0 cancelled\n> quit\n221 bye\n")
+    assert [s.secret for s in t.steps] == [False, False, False]
+
+
+def test_transcript_secrets_follow_the_protocol_rule() -> None:
+    lines = ["AUTH PLAIN", "AGEAYg==", "AUTH LOGIN dXNlcg==", "cGFzcw==", "*", "NOOP"]
+    t = parse(
+        "> AUTH PLAIN\n334\n> AGEAYg==\n235 ok\n> AUTH LOGIN dXNlcg==\n334 UGFzc3dvcmQ6\n"
+        "> cGFzcw==\n334 again\n> *\n501 cancelled\n> NOOP\n250 ok\n"
+    )
+    pending = [False, True, False, True, True, False]
+    expected = [
+        secret_start(line, waiting) is not None
+        for line, waiting in zip(lines, pending, strict=True)
+    ]
+    assert [s.text for s in t.steps] == lines
+    assert [s.secret for s in t.steps] == expected == [False, True, True, True, False, False]
 
 
 def test_step_model_defaults() -> None:

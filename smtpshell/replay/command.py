@@ -17,11 +17,7 @@ from smtpshell.core.arguments import add_connect_arguments, connect_options
 from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
 from smtpshell.replay.load import discover, load_all
-from smtpshell.replay.runner import (
-    ReplayResult,
-    replay,
-    target,
-)
+from smtpshell.replay.runner import ReplayResult, replay, target
 from smtpshell.transcript import Transcript, parse_var_option
 
 if TYPE_CHECKING:
@@ -51,10 +47,6 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
-def options_from_args(args: argparse.Namespace) -> ConnectOptions:
-    return connect_options(args.connect, args)
-
-
 def variables(pairs: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for pair in pairs:
@@ -72,7 +64,7 @@ def run(
     from smtpshell.render.theme import make_console
     from smtpshell.replay.report import summary_line
 
-    options = options_from_args(args)
+    options = connect_options(args.connect, args)
     transcripts, problems = load_all(discover(args.paths), variables(args.var), environ)
     for transcript in transcripts:
         try:

@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--smtp-transcripts", action="append", default=[], metavar="DIR",
                     help="collect *.smtp transcripts under DIR")  # fmt: skip
     group.addoption("--smtp-connect", metavar="HOST[:PORT]", help="server to replay against")
-    group.addoption("--smtp-tls", choices=["plain", "starttls", "implicit"], help="TLS mode")
+    group.addoption("--smtp-tls", choices=[mode.value for mode in TlsMode], help="TLS mode")
     group.addoption("--smtp-cafile", metavar="PEM", help="trust these CA certificates")
     group.addoption("--smtp-insecure", action="store_true", default=None,
                     help="do not verify certificates")  # fmt: skip

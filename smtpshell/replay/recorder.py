@@ -17,7 +17,6 @@ from smtpshell.protocol.auth import decode_challenge
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.transcript import ConnectDirective, TranscriptWriter
 
-_DIRECTIVE_TLS = {TlsMode.PLAIN: "plain", TlsMode.STARTTLS: "plain", TlsMode.IMPLICIT: "implicit"}
 # What a decoded 334 challenge asks for, as a variable name.
 _CHALLENGE_NAMES = {"username:": "AUTH_USER", "password:": "AUTH_PASSWORD"}
 
@@ -28,7 +27,6 @@ class TranscriptRecorder:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._writer = TranscriptWriter()
-        self._flushed = 0
         self._challenge: str | None = None
         self.variables: dict[str, str] = {}  # name -> what value it needs
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -63,16 +61,21 @@ class TranscriptRecorder:
             self._writer.comment(f"TLS: {event.tls.version}, {event.tls.cipher}{subject}")
         # --starttls mode: its EHLO and STARTTLS are recorded as client lines, so the
         # directive connects in plain text and the replay upgrades where they did.
-        directive = ConnectDirective(endpoint.host, endpoint.port, _DIRECTIVE_TLS[event.mode])  # type: ignore[arg-type]
+        mode = TlsMode.PLAIN if event.mode is TlsMode.STARTTLS else event.mode
+        directive = ConnectDirective(endpoint.host, endpoint.port, mode)
         try:
             self._writer.directive(directive)
         except ValueError:
             self._writer.comment(f"reconnected: smtpshell --connect {endpoint}")
 
-    def resume(self, endpoint: Endpoint, tls: str) -> None:
-        """Recording starts on an open connection: say how to get back to this point."""
+    def resume(self, endpoint: Endpoint, tls: TlsMode | str) -> None:
+        """Recording starts on an open connection: say how to get back to this point.
+
+        ``tls`` is the mode a replay connects with (``"starttls"`` when TLS was
+        started on this connection), as a TlsMode or its value.
+        """
         self._writer.comment(f"recording started mid-session on {endpoint}")
-        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, tls))  # type: ignore[arg-type]
+        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, TlsMode(tls)))
         self._flush()
 
     def _sent(self, event: Sent) -> None:
@@ -112,10 +115,10 @@ class TranscriptRecorder:
         self._flush()
 
     def _flush(self) -> None:
-        text = self._writer.text()
-        self._stream.write(text[self._flushed :])
-        self._stream.flush()
-        self._flushed = len(text)
+        new = self._writer.take()
+        if new:
+            self._stream.write(new)
+            self._stream.flush()
 
 
 def open_recording(path: Path) -> TextIO:

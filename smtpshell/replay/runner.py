@@ -11,7 +11,6 @@ from smtpshell.core.events import Listener, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import SmtpShellError, UsageError
-from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.reply import Reply
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
 
@@ -43,7 +42,7 @@ def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
     """Where to connect: the options given, else the transcript's connect directive."""
     directive = transcript.connect
     if directive is not None:
-        given = ConnectOptions(directive.host, directive.port, TlsMode(directive.tls))
+        given = ConnectOptions(directive.host, directive.port, directive.tls)
         options = options.over(given)
     if options.host is None:
         raise UsageError(
@@ -67,21 +66,28 @@ class _Replay:
 
     async def run(self) -> Mismatch | None:
         options = target(self.transcript, self.options)
+        # Whatever happens after connecting, a mismatch, an error or a cancellation,
+        # the connection is closed before the replay returns.
+        try:
+            return await self._connect(options) or await self._converse()
+        finally:
+            await self.session.close()
+
+    async def _connect(self, options: ConnectOptions) -> Mismatch | None:
+        """Connect and check the greeting (RFC 5321 3.1)."""
         line = self.transcript.connect.line if self.transcript.connect else 0
         try:
             greeting = await self.session.open(options)
         except SmtpShellError as exc:
             return Mismatch(line, str(exc))
-        failed = _check(self.transcript.greeting, greeting, "")
-        if failed is not None:
-            return failed
+        return _check(self.transcript.greeting, greeting, "")
+
+    async def _converse(self) -> Mismatch | None:
         try:
             return await self._steps(self.transcript.steps) or await self._closing()
         except SmtpShellError as exc:
             step = self.transcript.steps[min(self.done, len(self.transcript.steps) - 1)]
             return Mismatch(step.line, str(exc), _shown(step))
-        finally:
-            await self.session.close()
 
     async def _steps(self, steps: Sequence[ClientStep]) -> Mismatch | None:
         index = 0

@@ -1,16 +1,16 @@
 """The transcript format: parse, substitute, match and write recorded SMTP sessions.
 
 Pure and stdlib-only: no sockets, no files, no environment reads (callers pass text
-and variable values in). The user documentation is docs/transcripts.md.
+and variable values in). Hosts, ports and TLS modes are the protocol layer's
+(:mod:`smtpshell.protocol.endpoint`), so a directive reads an address as the
+command line does. The user documentation is docs/transcripts.md.
 """
 
 from smtpshell.transcript.directive import (
     ConnectDirective,
     DirectiveError,
-    TlsMode,
     format_directive,
     parse_connect_directive,
-    split_host_port,
 )
 from smtpshell.transcript.model import (
     ClientStep,
@@ -43,7 +43,6 @@ __all__ = [
     "PatternKind",
     "ReplyPattern",
     "StepKind",
-    "TlsMode",
     "Transcript",
     "TranscriptError",
     "TranscriptWriter",
@@ -56,6 +55,5 @@ __all__ = [
     "parse_transcript",
     "parse_var_option",
     "required_variables",
-    "split_host_port",
     "substitute",
 ]

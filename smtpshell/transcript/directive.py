@@ -10,11 +10,15 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-TlsMode = Literal["plain", "starttls", "implicit"]
-
-_SERVICES = {"smtp": 25, "submission": 587, "smtps": 465, "submissions": 465}
+from smtpshell.protocol.endpoint import (
+    Endpoint,
+    EndpointError,
+    TlsMode,
+    format_host,
+    parse_port,
+    split_host_port,
+)
 
 
 def _options(names: str) -> frozenset[str]:
@@ -48,7 +52,8 @@ class ConnectDirective:
     """A first client line like ``telnet HOST PORT``: where and how to connect.
 
     ``port`` None means "not given" (the replayer uses the default for ``tls``).
-    ``source`` is the line as written, before variable substitution.
+    ``source`` is the line as written, before variable substitution. ``tls`` may be
+    given as its value (``"implicit"``); it is kept as a :class:`TlsMode`.
     """
 
     host: str
@@ -56,6 +61,9 @@ class ConnectDirective:
     tls: TlsMode
     line: int = 0
     source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tls", TlsMode(self.tls))
 
 
 class DirectiveError(ValueError):
@@ -82,46 +90,37 @@ def parse_connect_directive(text: str, line: int = 0) -> ConnectDirective | None
 
 def format_directive(directive: ConnectDirective) -> str:
     """The directive as an ``smtpshell --connect`` command line."""
-    host = f"[{directive.host}]" if ":" in directive.host else directive.host
-    target = host if directive.port is None else f"{host}:{directive.port}"
-    flag = {"plain": "", "starttls": " --starttls", "implicit": " --tls"}[directive.tls]
+    host, port = directive.host, directive.port
+    target = format_host(host) if port is None else str(Endpoint(host, port))
+    flag = f" {directive.tls.flag}" if directive.tls.flag else ""
     return f"smtpshell --connect {shlex.quote(target)}{flag}"
 
 
-def split_host_port(text: str) -> tuple[str, int | None]:
-    """``host:port``, ``[v6]:port``, ``host``, ``[v6]``; an unbracketed ``::1`` has no port."""
-    if text.startswith("["):
-        end = text.find("]")
-        rest = text[end + 1 :]
-        if end < 0 or (rest and not rest.startswith(":")):
-            raise DirectiveError(f"cannot read {text!r}: write [IPV6]:PORT")
-        host, port = text[1:end], (rest[1:] if rest else None)
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, None
-    if not host:
-        raise DirectiveError(f"no host in {text!r}")
+def _address(text: str) -> tuple[str, int | None]:
+    """``HOST[:PORT]``, ``[IPV6][:PORT]`` or a bare IPv6 literal, as openssl takes it."""
+    try:
+        host, port = split_host_port(text)
+    except EndpointError as exc:
+        raise DirectiveError(f"{exc}; write HOST:PORT or [IPV6]:PORT") from exc
     return host, _port(port)
 
 
 def _port(token: str | None) -> int | None:
+    # A port such as ${PORT} is read once variables are substituted.
     if token is None or "${" in token:
         return None
-    if token.casefold() in _SERVICES:
-        return _SERVICES[token.casefold()]
-    if token.isascii() and token.isdigit() and 0 < int(token) < 65536:
-        return int(token)
-    raise DirectiveError(f"bad port {token!r}")
+    try:
+        return parse_port(token, services=True)
+    except EndpointError as exc:
+        raise DirectiveError(f"bad port {token!r}") from exc
 
 
 def _host(token: str) -> str:
-    # telnet and nc take a bare IPv6 address; accept the bracketed form as well.
-    if token.startswith("[") and token.endswith("]"):
-        token = token[1:-1]
-    if not token:
-        raise DirectiveError("empty host")
-    return token
+    """The host argument of telnet or nc: a name, an address, a bare or bracketed IPv6."""
+    host, port = _address(token)
+    if port is not None:
+        raise DirectiveError(f"{token!r}: give the port as its own argument")
+    return host
 
 
 def _program(word: str) -> str:
@@ -172,7 +171,7 @@ def _telnet(args: Sequence[str]) -> Parsed:
         raise DirectiveError("write telnet HOST [PORT]")
     # telnet's own default is port 23, which never means SMTP.
     port = _port(positional[1]) if len(positional) == 2 else 25
-    return _host(positional[0]), port, "plain"
+    return _host(positional[0]), port, TlsMode.PLAIN
 
 
 def _nc(args: Sequence[str]) -> Parsed:
@@ -180,7 +179,7 @@ def _nc(args: Sequence[str]) -> Parsed:
     if not 1 <= len(positional) <= 2:
         raise DirectiveError("write nc HOST PORT")
     port = _port(positional[1]) if len(positional) == 2 else None
-    return _host(positional[0]), port, "implicit" if "--ssl" in flags else "plain"
+    return _host(positional[0]), port, TlsMode.IMPLICIT if "--ssl" in flags else TlsMode.PLAIN
 
 
 def _openssl(args: Sequence[str]) -> Parsed:
@@ -190,13 +189,13 @@ def _openssl(args: Sequence[str]) -> Parsed:
     target = values.get("-connect") or values.get("-host") or (positional or [""])[-1]
     if not target:
         raise DirectiveError("write openssl s_client -connect HOST:PORT")
-    host, port = split_host_port(target)
+    host, port = _address(target)
     if "-port" in values:
         port = _port(values["-port"])
     starttls = values.get("-starttls")
     if starttls is not None and starttls.casefold() != "smtp":
         raise DirectiveError(f"-starttls {starttls} is not SMTP; write -starttls smtp")
-    return host, port, "starttls" if starttls else "implicit"
+    return host, port, TlsMode.STARTTLS if starttls else TlsMode.IMPLICIT
 
 
 def _smtpshell(args: Sequence[str]) -> Parsed:
@@ -204,14 +203,15 @@ def _smtpshell(args: Sequence[str]) -> Parsed:
     target = values.get("--connect") or (positional or [""])[-1]
     if not target:
         raise DirectiveError("write smtpshell --connect HOST[:PORT] [--tls|--starttls]")
-    host, port = split_host_port(target)
+    host, port = _address(target)
     if "--port" in values:
         port = _port(values["--port"])
     implicit = bool(flags & _SMTPSHELL_IMPLICIT)
     if implicit and "--starttls" in flags:
         raise DirectiveError("choose one of --tls and --starttls")
-    tls: TlsMode = "implicit" if implicit else "starttls" if "--starttls" in flags else "plain"
-    return host, port, tls
+    if implicit:
+        return host, port, TlsMode.IMPLICIT
+    return host, port, TlsMode.STARTTLS if "--starttls" in flags else TlsMode.PLAIN
 
 
 _PARSERS: dict[str, Callable[[Sequence[str]], Parsed]] = {

@@ -11,6 +11,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from smtpshell.protocol.commands import verb_of
+from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript.directive import ConnectDirective, DirectiveError, parse_connect_directive
 from smtpshell.transcript.model import (
     ClientStep,
@@ -210,29 +212,50 @@ class _Parser:
         )
 
 
+class _AuthExchange:
+    """Follows AUTH exchanges through the steps to tell which lines are credentials."""
+
+    def __init__(self) -> None:
+        self.mechanism: str | None = None  # set while an AUTH exchange is going on
+        self.responses = 0  # credentials sent in this exchange so far
+
+    def secret(self, step: _Step) -> bool:
+        """Whether ``step`` carries a credential; the rule is protocol.secrets'."""
+        if step.kind != "command":
+            self.mechanism = None
+            return False
+        secret = secret_start(step.text, auth_pending=self.mechanism is not None) is not None
+        if self.mechanism is None and verb_of(step.text) == "AUTH":
+            words = step.text.split()
+            self.mechanism, self.responses = (words[1].upper() if len(words) > 1 else ""), 0
+        self.responses += int(secret)
+        return secret
+
+    def answered(self, step: _Step) -> None:
+        # The exchange goes on while the server answers 334 (RFC 4954 4).
+        if step.expect is not None and step.expect.code not in ("334", "3xx"):
+            self.mechanism = None
+
+    def suggest(self, secret: bool) -> str:
+        """A variable name to write instead of a '...' placeholder."""
+        mechanism = self.mechanism if secret else None
+        if mechanism == "LOGIN":
+            return "AUTH_USER" if self.responses <= 1 else "AUTH_PASSWORD"
+        if mechanism == "PLAIN":
+            return "AUTH_PLAIN"
+        return "VALUE" if mechanism is None else "AUTH_RESPONSE"
+
+
 def _finish_steps(path: str, pending: list[_Step]) -> tuple[ClientStep, ...]:
     """Mark AUTH payloads secret and reject '...' placeholders, naming a variable."""
     steps: list[ClientStep] = []
     problems: list[tuple[int, str]] = []
-    mechanism: str | None = None  # set while an AUTH exchange is going on
-    responses = 0
+    exchange = _AuthExchange()
     for step in pending:
-        words = step.text.split()
-        secret = False
-        if step.kind != "command":
-            mechanism = None
-        elif words and words[0].casefold() == "auth":
-            mechanism = words[1].upper() if len(words) > 1 else ""
-            # RFC 4954 4: an initial response on the AUTH line is a credential too.
-            secret, responses = len(words) > 2, int(len(words) > 2)
-        elif mechanism is not None:
-            secret, responses = True, responses + 1
+        secret = exchange.secret(step)
         if step.template.rstrip() == "...":
-            name = _suggest(mechanism if secret else None, responses)
-            problems.append((step.line, name))
-        # The exchange goes on while the server answers 334 (RFC 4954 4).
-        if mechanism is not None and step.expect is not None:
-            mechanism = mechanism if step.expect.code in ("334", "3xx") else None
+            problems.append((step.line, exchange.suggest(secret)))
+        exchange.answered(step)
         steps.append(
             ClientStep(
                 line=step.line,
@@ -255,14 +278,6 @@ def _finish_steps(path: str, pending: list[_Step]) -> tuple[ClientStep, ...]:
             also=[(line, f'"..." is a placeholder (${{{name}}})') for line, name in problems[1:]],
         )
     return tuple(steps)
-
-
-def _suggest(mechanism: str | None, responses: int) -> str:
-    if mechanism == "LOGIN":
-        return "AUTH_USER" if responses <= 1 else "AUTH_PASSWORD"
-    if mechanism == "PLAIN":
-        return "AUTH_PLAIN"
-    return "VALUE" if mechanism is None else "AUTH_RESPONSE"
 
 
 def parse_transcript(text: str, path: str = "<string>") -> Transcript:

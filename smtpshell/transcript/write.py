@@ -16,26 +16,19 @@ from smtpshell.transcript.patterns import SERVER_LINE
 
 _LEADING_DOTS = re.compile(r"\\+\.")
 _LEADING_MARKER = re.compile(r"^(\s*)(\\*[~=/])")
+# A '#' at the start, after white space or after a backslash (str.isspace and \s agree).
+_COMMENT_HASH = re.compile(r"(?<![^\s\\])#")
+_SPECIAL_DOLLAR = re.compile(r"\$(?=\{)|(?<=\\)\$")
 
 
 def _escape_hashes(line: str) -> str:
     """Escape each '#' the parser would read as a comment or as part of '\\#'."""
-    out: list[str] = []
-    for index, char in enumerate(line):
-        if char == "#" and (index == 0 or line[index - 1].isspace() or line[index - 1] == "\\"):
-            out.append("\\")
-        out.append(char)
-    return "".join(out)
+    return _COMMENT_HASH.sub(r"\\#", line) if "#" in line else line
 
 
 def _escape_dollars(text: str) -> str:
     """Escape '$' before '{' (a variable) and after '\\' (else '\\$' reads as '$')."""
-    out: list[str] = []
-    for index, char in enumerate(text):
-        if char == "$" and (text[index + 1 : index + 2] == "{" or text[index - 1 : index] == "\\"):
-            out.append("\\")
-        out.append(char)
-    return "".join(out)
+    return _SPECIAL_DOLLAR.sub(r"\\$", text) if "$" in text else text
 
 
 def _one_line(text: str, what: str) -> None:
@@ -63,7 +56,8 @@ def escape_server(line: str) -> str:
 
 
 class TranscriptWriter:
-    """Builds a transcript line by line; :meth:`text` returns it.
+    """Builds a transcript line by line; :meth:`text` returns it, :meth:`take` the
+    lines written since it was last called (a recorder appends those to its file).
 
     :meth:`client`, :meth:`data` and :meth:`server` escape whatever the parser would
     read specially, so parsing gives back exactly the text passed, a literal ``${X}``
@@ -73,6 +67,7 @@ class TranscriptWriter:
 
     def __init__(self) -> None:
         self._lines: list[str] = []
+        self._taken = 0  # lines already handed out by take()
         self._protocol = False  # a client or server line has been written
 
     def header(self, comment_lines: Iterable[str]) -> None:
@@ -126,3 +121,13 @@ class TranscriptWriter:
 
     def text(self) -> str:
         return "".join(line + "\n" for line in self._lines)
+
+    def take(self) -> str:
+        """The lines written since the last call, each ending in a line feed.
+
+        Each line is rendered once, so a recording grows in time proportional to
+        what is added, however long the session already is.
+        """
+        new = self._lines[self._taken :]
+        self._taken = len(self._lines)
+        return "".join(line + "\n" for line in new)
