@@ -68,14 +68,14 @@ class TranscriptRecorder:
         except ValueError:
             self._writer.comment(f"reconnected: smtpshell --connect {endpoint}")
 
-    def resume(self, endpoint: Endpoint, tls: TlsMode | str) -> None:
+    def resume(self, endpoint: Endpoint, tls: TlsMode) -> None:
         """Recording starts on an open connection: say how to get back to this point.
 
-        ``tls`` is the mode a replay connects with (``"starttls"`` when TLS was
-        started on this connection), as a TlsMode or its value.
+        ``tls`` is the mode a replay connects with (STARTTLS when TLS was started
+        on this connection).
         """
         self._writer.comment(f"recording started mid-session on {endpoint}")
-        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, TlsMode(tls)))
+        self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, tls))
         self._flush()
 
     def _sent(self, event: Sent) -> None:

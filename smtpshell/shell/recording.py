@@ -46,8 +46,8 @@ class Recording:
         return path
 
 
-def resume_mode(session: Session) -> str:
+def resume_mode(session: Session) -> TlsMode:
     """How a replay gets to where the session is now."""
     if session.mode is TlsMode.IMPLICIT:
-        return "implicit"
-    return "starttls" if session.tls is not None else "plain"
+        return TlsMode.IMPLICIT
+    return TlsMode.STARTTLS if session.tls is not None else TlsMode.PLAIN
