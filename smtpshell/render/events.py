@@ -80,7 +80,7 @@ class EventRenderer:
             where = event.peer
             if str(event.endpoint) != event.peer:
                 where = f"{event.endpoint} ({event.peer})"
-            console.print(f"connected to {where}", style="notice")
+            console.print(f"connected to {visible(where)}", style="notice")
             if event.tls:
                 console.print(tls_summary(event.tls), style="tls")
         elif isinstance(event, TlsStarted):
@@ -88,9 +88,10 @@ class EventRenderer:
         elif isinstance(event, Notice):
             style = {"warning": "warning", "error": "error"}.get(event.level, "notice")
             prefix = "warning: " if event.level == "warning" else ""
-            console.print(prefix + event.text, style=style)
+            console.print(prefix + visible(event.text), style=style)
         elif isinstance(event, Closed):
             if event.failure:
-                console.print(f"error: {event.reason}", style="error")
+                console.print(f"error: {visible(event.reason)}", style="error")
             else:
-                console.print(event.reason, style="warning" if event.by_peer else "notice")
+                style = "warning" if event.by_peer else "notice"
+                console.print(visible(event.reason), style=style)

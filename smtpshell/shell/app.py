@@ -15,6 +15,7 @@ from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.render.events import EventRenderer
+from smtpshell.render.text import visible
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.recording import Recording
 
@@ -73,13 +74,13 @@ class Shell:
         self.exit_status = 1
         # The session already reported why it closed; don't say it twice.
         if message != self._last_closed:
-            self.err_console.print(f"error: {message}", style="error")
+            self.err_console.print(f"error: {visible(message)}", style="error")
 
     def show(self, renderable: RenderableType) -> None:
         self.console.print(renderable)
 
     def info(self, message: str) -> None:
-        self.console.print(message, style="notice")
+        self.console.print(visible(message), style="notice")
 
     async def ask(self, question: str, secret: bool = False) -> str:
         """Ask the user for one line (echo off when ``secret``); never kept in history."""
