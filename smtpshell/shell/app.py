@@ -58,6 +58,7 @@ class Shell:
         self.exit_status = 0
         self._last_closed = ""
         self._prompt: PromptSession[str] | None = None
+        self._secret_prompt = False  # the line being typed answers a 334
         self._stdin: TextIO = sys.stdin
         self._recording = Recording(self.session)
 
@@ -149,7 +150,9 @@ class Shell:
 
         from smtpshell.shell.prompt import build_prompt
 
-        self._prompt = build_prompt(self.session, self.registry, self.config.history_file)
+        self._prompt = build_prompt(
+            self.session, self.registry, self.config.history_file, self._typing_secret
+        )
         with patch_stdout(raw=True):
             if initial is not None and not await self.connect(initial):
                 return 1
@@ -159,6 +162,7 @@ class Shell:
                     break
                 for line in text.split("\n"):
                     await self._guarded(self.handle(line))
+                    self._secret_prompt = False
         return 0
 
     async def _run_batch(self, initial: ConnectOptions | None, stdin: TextIO) -> int:
@@ -174,11 +178,17 @@ class Shell:
             await self.handle(raw.rstrip("\n").removesuffix("\r"))
         return self.exit_status
 
+    def _typing_secret(self) -> bool:
+        return self._secret_prompt or self.session.auth_pending
+
     async def _read(self) -> str | None:
         from smtpshell.shell.prompt import prompt_fragments
 
         assert self._prompt is not None
         while True:
+            # A line begun while a 334 is pending is a credential to the end, even
+            # if the server gives up (421) before Enter.
+            self._secret_prompt = self.session.auth_pending
             try:
                 return await self._prompt.prompt_async(lambda: prompt_fragments(self.session))
             except KeyboardInterrupt:
@@ -228,6 +238,10 @@ class Shell:
                     session.send_data_line(line)
             elif session.auth_pending:
                 await session.send(line)
+            elif self._secret_prompt:
+                raise UsageError(
+                    "the AUTH exchange ended while you typed: that line was not sent"
+                )
             elif line.strip():
                 await self._command(line)
         except SmtpShellError as exc:

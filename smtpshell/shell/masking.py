@@ -13,15 +13,22 @@ from smtpshell.shell.registry import Registry
 class MaskSecrets(Processor):
     """Show ``*`` for each character of the line's secret part, by the registry's rule."""
 
-    def __init__(self, registry: Registry, auth_pending: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        auth_pending: Callable[[], bool],
+        in_data: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._registry = registry
         self._auth_pending = auth_pending
+        self._in_data = in_data
 
     def apply_transformation(self, transformation_input: TransformationInput) -> Transformation:
         ti = transformation_input
+        # In DATA every line is message text (RFC 5321 4.1.1.4), never a command.
         start = (
             self._registry.secret_start(ti.document.text, self._auth_pending())
-            if ti.lineno == 0
+            if ti.lineno == 0 and not self._in_data()
             else None
         )
         if start is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -64,13 +65,21 @@ def prompt_fragments(session: PromptState) -> FormattedText:
 
 
 def build_prompt(
-    session: Session, registry: Registry, history_file: Path | None
+    session: Session,
+    registry: Registry,
+    history_file: Path | None,
+    typing_secret: Callable[[], bool],
 ) -> PromptSession[str]:
-    """The prompt of the shell: completion, masking and a history without secrets."""
+    """The prompt of the shell: completion, masking and a history without secrets.
+
+    ``typing_secret`` says whether the line being typed answers an AUTH challenge:
+    true from the moment the prompt appeared with a 334 pending, even if the server
+    gives up (421) before Enter.
+    """
 
     def keep(line: str) -> bool:
         return keep_in_history(
-            line, registry, in_data=session.in_data, auth_pending=session.auth_pending
+            line, registry, in_data=session.in_data, auth_pending=typing_secret()
         )
 
     history: History = (
@@ -79,15 +88,15 @@ def build_prompt(
     completer = SmtpCompleter(
         registry,
         lambda: session.capabilities,
-        lambda: not (session.in_data or session.auth_pending),
+        lambda: not (session.in_data or typing_secret()),
     )
     return PromptSession(
         history=history,
         completer=completer,
         complete_while_typing=False,
         style=PROMPT_STYLE,
-        input_processors=[MaskSecrets(registry, lambda: session.auth_pending)],
+        input_processors=[MaskSecrets(registry, typing_secret, lambda: session.in_data)],
         # While an AUTH 334 is pending, what is typed is a credential.
-        is_password=Condition(lambda: session.auth_pending),
+        is_password=Condition(typing_secret),
         enable_history_search=False,
     )
