@@ -88,6 +88,21 @@ def connect_options(address: str | None, args: argparse.Namespace) -> ConnectOpt
     )
 
 
+def connect_defaults(defaults: ConnectOptions) -> argparse.Namespace:
+    """A namespace to parse into so that ``defaults`` stand for the options of
+    :func:`add_connect_arguments` not given (argparse keeps what is already set).
+
+    The shell's ``connect`` uses it: ``smtpshell --timeout 5 --cafile ca.pem`` holds
+    for every connection made in that shell. The TLS mode is chosen each time.
+    """
+    return argparse.Namespace(
+        cafile=defaults.cafile,
+        insecure=defaults.insecure,
+        helo=defaults.helo,
+        timeout=defaults.timeout,
+    )
+
+
 def seconds_up_to(limit: float, what: str = "time-out") -> Callable[[str], float]:
     """An argparse type: a positive number of seconds, at most ``limit``."""
 

@@ -31,6 +31,8 @@ class ShellConfig:
     history_file: Path | None  # None: no history on disk
     resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for mx and connect --mx
     record: Path | None = None  # record the session as a transcript from the start
+    # The command line's --cafile, --insecure, --helo and --timeout, for `connect`.
+    connect_defaults: ConnectOptions = field(default_factory=ConnectOptions)
 
 
 class Shell:
@@ -110,6 +112,10 @@ class Shell:
         return self.registry
 
     @property
+    def connect_defaults(self) -> ConnectOptions:
+        return self.config.connect_defaults
+
+    @property
     def recording_path(self) -> Path | None:
         return self._recording.path
 
@@ -160,9 +166,7 @@ class Shell:
                 text = await self._read()
                 if text is None:
                     break
-                for line in text.split("\n"):
-                    await self._guarded(self.handle(line))
-                    self._secret_prompt = False
+                await self._handle_typed(text.split("\n"))
         return 0
 
     async def _run_batch(self, initial: ConnectOptions | None, stdin: TextIO) -> int:
@@ -198,8 +202,20 @@ class Shell:
                     return "."  # Ctrl-D ends the message, as "." does
                 return None
 
-    async def _guarded(self, work: Awaitable[None]) -> None:
-        """Run one line's work; Ctrl-C abandons the wait (the reply still shows later).
+    async def _handle_typed(self, lines: list[str]) -> None:
+        """What was typed or pasted at one prompt, line by line. Ctrl-C abandons the
+        rest of a pasted block: the user stopped it, so nothing more is sent."""
+        for index, line in enumerate(lines):
+            finished = await self._guarded(self.handle(line))
+            self._secret_prompt = False
+            left = len(lines) - index - 1
+            if not finished and left:
+                self.info(f"the other {left} pasted line(s) were not sent")
+                return
+
+    async def _guarded(self, work: Awaitable[None]) -> bool:
+        """Run one line's work; Ctrl-C abandons the wait (the reply still shows later)
+        and makes this return False.
 
         The terminal stays in raw mode meanwhile: keys typed ahead are kept for the
         next prompt instead of being echoed by the terminal, and Ctrl-C arrives as a
@@ -226,6 +242,8 @@ class Shell:
                 await task
         except asyncio.CancelledError:
             self.info("interrupted")
+            return False
+        return True
 
     async def handle(self, line: str) -> None:
         """One line typed at the prompt."""

@@ -45,6 +45,11 @@ class CommandContext(Protocol):
     def local_commands(self) -> CommandHelp: ...
 
     @property
+    def connect_defaults(self) -> ConnectOptions:
+        """What ``connect`` uses for the options it is not given (--timeout...)."""
+        ...
+
+    @property
     def recording_path(self) -> Path | None:
         """Where the transcript is being recorded, or None."""
         ...

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from smtpshell.core.arguments import (
     ArgumentParser,
     add_connect_arguments,
+    connect_defaults,
     connect_options,
     port_number,
     split_arguments,
@@ -27,7 +28,7 @@ async def connect(ctx: CommandContext, rest: str) -> None:
     parser.add_argument("--mx", metavar="DOMAIN")
     parser.add_argument("--port", type=port_number, metavar="N")
     add_connect_arguments(parser)
-    args = parser.parse_args(split_arguments(rest))
+    args = parser.parse_args(split_arguments(rest), connect_defaults(ctx.connect_defaults))
     if args.mx is not None:
         if args.address is not None:
             raise UsageError("give either HOST[:PORT] or --mx DOMAIN, not both")
