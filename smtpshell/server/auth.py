@@ -10,8 +10,10 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 
+from smtpshell.errors import UsageError
 
-class UserSpecError(ValueError):
+
+class UserSpecError(UsageError, ValueError):
     """A ``--user`` value that is not ``NAME:PASSWORD``."""
 
 

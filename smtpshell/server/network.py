@@ -6,8 +6,10 @@ import errno
 import ipaddress
 import socket
 
+from smtpshell.errors import SmtpShellError
 
-class ServerError(Exception):
+
+class ServerError(SmtpShellError):
     """The server could not start; the message is one line meant for the user."""
 
 
