@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from smtpshell import __version__
 from smtpshell.cli.environment import Environment
-from smtpshell.cli.status import EXPECTED, ExitStatus, outcome
+from smtpshell.cli.status import EXPECTED, ExitStatus, describe_os_error, outcome
 from smtpshell.core.arguments import ArgumentParser, add_connect_arguments, connect_options
 from smtpshell.errors import UsageError
 
@@ -99,10 +100,30 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     console = make_console(env.stdout, colour=colour)
     err_console = None if env.interactive else make_console(env.stderr, colour=colour)
     resolver = _resolver(options, env)  # a usage error before anything is created
-    history = None if options.no_history else env.data_dir / "history"
-    config = ShellConfig(history_file=history, resolver=resolver, record=options.record)
+    config = ShellConfig(
+        history_file=_history_file(options, env), resolver=resolver, record=options.record
+    )
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     return asyncio.run(shell.run(target, env.stdin))
+
+
+def _history_file(options: argparse.Namespace, env: Environment) -> Path | None:
+    """Where to keep the prompt's history, or None when there is no prompt or no
+    usable data directory: a broken one costs the history, never the shell."""
+    if options.no_history or not env.interactive:
+        return None
+    path = env.data_dir / "history"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    except OSError as exc:
+        print(
+            f"{PROGRAM}: warning: no command history: {describe_os_error(exc)}",
+            file=env.stderr,
+            flush=True,
+        )
+        return None
+    return path
 
 
 def _resolver(options: argparse.Namespace, env: Environment) -> ResolverConfig:
