@@ -4,6 +4,7 @@ documented exit status, whichever command raised what."""
 from __future__ import annotations
 
 import errno
+import importlib
 import io
 import os
 import signal
@@ -206,3 +207,30 @@ def test_an_unexpected_exception_is_raised_again() -> None:
 )
 def test_describe_os_error(exc: OSError, text: str) -> None:
     assert describe_os_error(exc) == text
+
+
+ROOTED_MODULES = [
+    "smtpshell.errors",
+    "smtpshell.core.dns",
+    "smtpshell.cli.status",
+    "smtpshell.server.auth",
+    "smtpshell.server.certs",
+    "smtpshell.server.command",
+    "smtpshell.server.embedded",
+    "smtpshell.server.network",
+]
+
+
+@pytest.mark.parametrize("module_name", ROOTED_MODULES)
+def test_errors_raised_on_purpose_share_one_root(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    defined = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, Exception)
+        and value.__module__ == module_name
+    ]
+    assert all(issubclass(error, SmtpShellError) for error in defined), defined
+    if module_name in ("smtpshell.server.network", "smtpshell.server.auth"):
+        assert defined  # ServerError, UserSpecError: the scan does see them
