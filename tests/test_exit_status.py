@@ -18,7 +18,7 @@ from cli_runner import run_cli
 
 from smtpshell.cli.status import ExitStatus, describe_os_error, outcome
 from smtpshell.core.dns import NAMESERVER_ENV
-from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.errors import SmtpShellError, UsageError, UsageProblems
 from smtpshell.server import BackgroundServer
 from smtpshell.server.auth import UserSpecError
 from smtpshell.server.network import ServerError
@@ -182,6 +182,12 @@ def test_ctrl_c_in_the_real_program_exits_130(server: BackgroundServer, tmp_path
 )
 def test_outcome_of_each_kind_of_exception(exc: BaseException, status: ExitStatus) -> None:
     assert outcome(exc, "smtpshell").status == status
+
+
+def test_several_usage_problems_are_a_line_each() -> None:
+    shown = outcome(UsageProblems(["a.smtp:1: no value for ${X}", "b.smtp: cannot read"]), "p")
+    assert shown.message == "p: error: a.smtp:1: no value for ${X}\np: error: b.smtp: cannot read\n"
+    assert shown.status == ExitStatus.USAGE
 
 
 def test_an_unexpected_exception_is_raised_again() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from smtpshell.errors import HelpRequested, SmtpShellError, UsageError
+from smtpshell.errors import HelpRequested, SmtpShellError, UsageError, UsageProblems
 
 
 class ExitStatus(enum.IntEnum):
@@ -41,7 +41,8 @@ def outcome(exc: BaseException, program: str) -> Outcome:
     if isinstance(exc, HelpRequested):
         return Outcome(exc.text, ExitStatus.OK, to_stdout=True)
     if isinstance(exc, UsageError):
-        return Outcome(f"{program}: error: {exc}\n", ExitStatus.USAGE)
+        problems = exc.problems if isinstance(exc, UsageProblems) else [str(exc)]
+        return Outcome("".join(f"{program}: error: {p}\n" for p in problems), ExitStatus.USAGE)
     # Before OSError: network errors are SmtpShellErrors and ConnectionErrors both.
     if isinstance(exc, SmtpShellError):
         return Outcome(f"{program}: error: {exc}\n", ExitStatus.FAILURE)
