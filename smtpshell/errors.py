@@ -6,6 +6,8 @@ the command line prints that line and never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class SmtpShellError(Exception):
     """Root of every error smtpshell raises on purpose."""
@@ -13,6 +15,14 @@ class SmtpShellError(Exception):
 
 class UsageError(SmtpShellError):
     """Bad command-line options or local-command arguments."""
+
+
+class UsageProblems(UsageError):
+    """Several usage errors found in one pass (say, one per transcript), one line each."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
 
 
 class CommandRejected(SmtpShellError, ValueError):

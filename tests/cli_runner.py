@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import io
+from typing import TextIO
 
 from smtpshell.cli.environment import Environment
 from smtpshell.cli.main import main
 
 
 def run_cli(
-    *args: str, stdin: str = "", environ: dict[str, str] | None = None
+    *args: str, stdin: str | TextIO = "", environ: dict[str, str] | None = None
 ) -> tuple[str, str, int]:
-    """``environ`` replaces the program's environment; NO_COLOR is set unless given."""
+    """``environ`` replaces the program's environment; NO_COLOR is set unless given.
+
+    ``stdin`` is the text piped in, or a stream of one's own.
+    """
     out, err = io.StringIO(), io.StringIO()
     env = Environment(
-        stdin=io.StringIO(stdin),
+        stdin=io.StringIO(stdin) if isinstance(stdin, str) else stdin,
         stdout=out,
         stderr=err,
         environ={"NO_COLOR": "1"} if environ is None else environ,

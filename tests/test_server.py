@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime
 import hashlib
 import hmac
-import io
 import os
 import re
 import signal
@@ -22,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from server_fixtures import (
@@ -40,7 +39,6 @@ from smtpshell.server import (
     free_port,
 )
 from smtpshell.server.auth import UserDirectory, UserSpecError, parse_user_specs
-from smtpshell.server.command import configure_parser, run
 
 USERS = {"alice": "wonderland", "zoë": "pässwörd✓"}
 
@@ -400,18 +398,10 @@ def test_port_in_use_is_a_server_error(tmp_path: Path) -> None:
 # -- the command ----------------------------------------------------------------------------
 
 
-def parse_serve_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="smtpshell serve")
-    configure_parser(parser)
-    return parser.parse_args(argv)
-
-
 def run_in_process(argv: list[str], tmp_path: Path) -> tuple[int, str, str]:
-    args = parse_serve_args(argv)
-    args.cert_dir = tmp_path / "tls"
-    out, err = io.StringIO(), io.StringIO()
-    status = run(args, out, err)
-    return status, out.getvalue(), err.getvalue()
+    """``smtpshell serve ARGV...`` through the real command line, data kept in tmp_path."""
+    out, err, status = run_cli("serve", *argv, environ={"XDG_DATA_HOME": str(tmp_path)})
+    return status, out, err
 
 
 @pytest.mark.parametrize(
@@ -463,14 +453,13 @@ def test_user_directory_compares_utf8_bytes() -> None:
 
 SERVE_SCRIPT = textwrap.dedent(
     """
-    import argparse, sys
+    import argparse, dataclasses, sys
     from pathlib import Path
-    from smtpshell.server.command import configure_parser, run
+    from smtpshell.server.command import config_from_args, configure_parser, serve
     parser = argparse.ArgumentParser(prog="smtpshell serve")
     configure_parser(parser)
-    args = parser.parse_args(sys.argv[2:])
-    args.cert_dir = Path(sys.argv[1])
-    sys.exit(run(args, sys.stdout, sys.stderr))
+    config = config_from_args(parser.parse_args(sys.argv[2:]), Path(sys.argv[1]))
+    serve(dataclasses.replace(config, cert_dir=Path(sys.argv[1])), sys.stdout)
     """
 )
 

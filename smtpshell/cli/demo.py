@@ -19,7 +19,12 @@ def run_demo(options: argparse.Namespace, env: Environment, run_shell: ShellRunn
     from smtpshell.server import BackgroundServer, ServerConfig, ServerError
 
     def config(port: int, tls_port: int) -> ServerConfig:
-        return ServerConfig(port=port, tls_port=tls_port, users={DEMO_USER: DEMO_PASSWORD})
+        return ServerConfig(
+            port=port,
+            tls_port=tls_port,
+            users={DEMO_USER: DEMO_PASSWORD},
+            data_dir=env.data_dir,
+        )
 
     try:
         server = BackgroundServer(config(*PREFERRED_PORTS)).start()

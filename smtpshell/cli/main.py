@@ -1,10 +1,11 @@
-"""The command line: the one place that wires parts together and maps errors to
-exit statuses (0 success, 1 failure, 2 usage, 130 interrupted)."""
+"""The command line: the one place that wires parts together. Every error rises to
+``main``, which turns it into one line and an exit status (``cli/status.py``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,14 +13,15 @@ from typing import TYPE_CHECKING
 
 from smtpshell import __version__
 from smtpshell.cli.environment import Environment
+from smtpshell.cli.status import EXPECTED, ExitStatus, describe_os_error, outcome
 from smtpshell.core.arguments import ArgumentParser, add_connect_arguments, connect_options
-from smtpshell.errors import HelpRequested, SmtpShellError, UsageError
+from smtpshell.errors import UsageError
 
 if TYPE_CHECKING:
     from smtpshell.core.dns import ResolverConfig
     from smtpshell.core.options import ConnectOptions
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROGRAM = "smtpshell"
 
 DESCRIPTION = """\
 Talk to SMTP servers by hand: an interactive shell over plain TCP, STARTTLS or
@@ -66,20 +68,15 @@ def build_parser() -> ArgumentParser:
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     env = env or Environment()
     args = list(sys.argv[1:] if argv is None else argv)
+    program = f"{PROGRAM} {args[0]}" if args and args[0] in _SUBCOMMANDS else PROGRAM
     try:
         return _dispatch(args, env)
-    except HelpRequested as shown:
-        env.stdout.write(shown.text)
-        return EXIT_OK
-    except UsageError as exc:
-        print(f"smtpshell: error: {exc}", file=env.stderr)
-        return EXIT_USAGE
-    except SmtpShellError as exc:
-        print(f"smtpshell: {exc}", file=env.stderr)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("", file=env.stderr)
-        return EXIT_INTERRUPTED
+    except EXPECTED as exc:
+        shown = outcome(exc, program)
+        stream = env.stdout if shown.to_stdout else env.stderr
+        stream.write(shown.message)
+        stream.flush()
+        return shown.status
 
 
 def _dispatch(args: list[str], env: Environment) -> int:
@@ -102,20 +99,39 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     colour = _colour(env)
     console = make_console(env.stdout, colour=colour)
     err_console = None if env.interactive else make_console(env.stderr, colour=colour)
-    history = None if options.no_history else env.data_dir / "history"
+    resolver = _resolver(options, env)  # a usage error before anything is created
     config = ShellConfig(
-        history_file=history, resolver=_resolver(options, env), record=options.record
+        history_file=_history_file(options, env), resolver=resolver, record=options.record
     )
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     return asyncio.run(shell.run(target, env.stdin))
 
 
+def _history_file(options: argparse.Namespace, env: Environment) -> Path | None:
+    """Where to keep the prompt's history, or None when there is no prompt or no
+    usable data directory: a broken one costs the history, never the shell."""
+    if options.no_history or not env.interactive:
+        return None
+    path = env.data_dir / "history"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    except OSError as exc:
+        print(
+            f"{PROGRAM}: warning: no command history: {describe_os_error(exc)}",
+            file=env.stderr,
+            flush=True,
+        )
+        return None
+    return path
+
+
 def _resolver(options: argparse.Namespace, env: Environment) -> ResolverConfig:
-    from smtpshell.core.dns import ResolverConfig
+    from smtpshell.core.dns import ResolverConfig, ResolverConfigError
 
     try:
         return ResolverConfig.from_env(options.nameserver, environ=env.environ)
-    except ValueError as exc:
+    except ResolverConfigError as exc:
         raise UsageError(f"--nameserver: {exc}") from exc
 
 
@@ -131,7 +147,8 @@ def _serve(args: list[str], env: Environment) -> int:
     parser = ArgumentParser(prog="smtpshell serve", description="Run the embedded SMTP server.")
     command.configure_parser(parser)
     options = parser.parse_args(args)
-    return command.run(options, env.stdout, env.stderr)
+    command.serve(command.config_from_args(options, env.data_dir), env.stdout)
+    return ExitStatus.OK
 
 
 def _replay(args: list[str], env: Environment) -> int:

@@ -26,7 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from smtpshell.errors import SmtpShellError
+from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.protocol.endpoint import (
+    EndpointError,
+    find_control,
+    format_host,
+    parse_port,
+    split_host_port,
+)
 
 if TYPE_CHECKING:
     import dns.asyncresolver
@@ -91,6 +98,10 @@ class DnsTimeoutError(DnsError, TimeoutError):
     """No answer within the configured time; a transient failure for delivery."""
 
 
+class ResolverConfigError(UsageError, ValueError):
+    """A nameserver or time-out that cannot be used (``--nameserver``, the environment)."""
+
+
 @dataclass(frozen=True)
 class ResolverConfig:
     """Which resolver to ask and how long a whole lookup may take."""
@@ -102,7 +113,9 @@ class ResolverConfig:
         if self.nameserver is not None:
             parse_nameserver(self.nameserver)
         if not 0 < self.timeout < float("inf"):
-            raise ValueError(f"DNS timeout must be a positive number of seconds: {self.timeout}")
+            raise ResolverConfigError(
+                f"DNS timeout must be a positive number of seconds: {self.timeout}"
+            )
 
     @classmethod
     def from_env(
@@ -116,10 +129,12 @@ class ResolverConfig:
             return cls(nameserver, timeout)
         env = os.environ if environ is None else environ
         from_env = env.get(NAMESERVER_ENV, "").strip() or None
-        try:
-            return cls(from_env, timeout)
-        except ValueError as exc:
-            raise ValueError(f"{NAMESERVER_ENV}: {exc}") from exc
+        if from_env is not None:
+            try:
+                parse_nameserver(from_env)
+            except ResolverConfigError as exc:
+                raise ResolverConfigError(f"{NAMESERVER_ENV}: {exc}") from exc
+        return cls(from_env, timeout)
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
@@ -127,52 +142,36 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
     A bare IPv6 address cannot carry a port ("::1:53" is itself an address), so
     a port needs brackets, as in URLs (RFC 3986 3.2.2). The port defaults to 53.
+    Unlike a mail server's address, the host must be an IP address or a valid
+    host name: it is resolved before any query, by the system, as `dig @host` does.
     """
     spec = text.strip()
     if not spec:
-        raise ValueError("empty nameserver: expected HOST[:PORT] or [IPv6]:PORT")
-    if spec.startswith("["):
-        return _parse_bracketed(spec)
-    if spec.count(":") > 1:
-        address = _ip_address(spec)
-        if address is None:
-            raise ValueError(f"{spec!r}: not an IPv6 address (write [IPv6]:PORT for a port)")
-        return address, DNS_PORT
-    host, colon, port_text = spec.partition(":")
-    port = _parse_port(port_text, spec) if colon else DNS_PORT
+        raise ResolverConfigError("empty nameserver: expected HOST[:PORT] or [IPv6]:PORT")
+    try:
+        host, port_text = split_host_port(spec)
+    except EndpointError as exc:
+        raise ResolverConfigError(str(exc)) from None
+    try:
+        port = DNS_PORT if port_text is None else parse_port(port_text)
+    except EndpointError as exc:
+        raise ResolverConfigError(f"{spec!r}: {exc}") from None
     address = _ip_address(host)
+    if spec.startswith("[") and (address is None or ":" not in address):
+        raise ResolverConfigError(f"{spec!r}: {host!r} inside brackets is not an IPv6 address")
     if address is not None:
         return address, port
+    if ":" in host:
+        raise ResolverConfigError(f"{spec!r}: not an IPv6 address (write [IPv6]:PORT for a port)")
     if not _HOSTNAME.fullmatch(host):
-        raise ValueError(f"{spec!r}: not an IP address or host name")
+        raise ResolverConfigError(f"{spec!r}: not an IP address or host name")
     return host.lower(), port
 
 
 def format_nameserver(host: str, port: int = DNS_PORT) -> str:
     """The inverse of `parse_nameserver`: "[::1]:5353", "127.0.0.1" (port 53 left out)."""
-    shown = f"[{host}]" if ":" in host else host
+    shown = format_host(host)
     return shown if port == DNS_PORT else f"{shown}:{port}"
-
-
-def _parse_bracketed(spec: str) -> tuple[str, int]:
-    close = spec.find("]")
-    if close < 0:
-        raise ValueError(f"{spec!r}: missing ']' after the IPv6 address")
-    inner, rest = spec[1:close], spec[close + 1 :]
-    address = _ip_address(inner)
-    if address is None or ":" not in address:
-        raise ValueError(f"{spec!r}: {inner!r} inside brackets is not an IPv6 address")
-    if not rest:
-        return address, DNS_PORT
-    if not rest.startswith(":"):
-        raise ValueError(f"{spec!r}: expected ':PORT' after ']'")
-    return address, _parse_port(rest[1:], spec)
-
-
-def _parse_port(text: str, spec: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
-        raise ValueError(f"{spec!r}: port must be a number from 1 to 65535, not {text!r}")
-    return int(text)
 
 
 def _ip_address(text: str) -> str | None:
@@ -197,7 +196,7 @@ def _domain_name(domain: str) -> tuple[dns.name.Name, str]:
     text = text[:-1] if text.endswith(".") else text
     if not text:
         raise InvalidDomainError("empty domain name")
-    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+    if find_control(text) is not None or any(ch.isspace() for ch in text):
         raise InvalidDomainError(f"{text!r}: a domain name has no spaces or control characters")
     try:
         # Absolute (origin is the root), so the resolver never appends search

@@ -1,6 +1,6 @@
 """The embedded server's users and how their credentials are checked.
 
-Stdlib only, so the command line can validate ``--user`` without importing aiosmtpd.
+No third-party imports, so the command line can validate ``--user`` without aiosmtpd.
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 
+from smtpshell.errors import UsageError
+from smtpshell.protocol.endpoint import find_control
 
-class UserSpecError(ValueError):
+
+class UserSpecError(UsageError, ValueError):
     """A ``--user`` value that is not ``NAME:PASSWORD``."""
-
-
-def _has_control_character(text: str) -> bool:
-    # NUL separates the fields of AUTH PLAIN (RFC 4616 2) and CR/LF end an SMTP line,
-    # so a credential holding any C0 control or DEL could never be typed in a session.
-    return any(ord(char) < 0x20 or ord(char) == 0x7F for char in text)
 
 
 def parse_user_spec(spec: str) -> tuple[str, str]:
@@ -27,7 +24,9 @@ def parse_user_spec(spec: str) -> tuple[str, str]:
     if not colon or not name or not password:
         raise UserSpecError(f"--user must be NAME:PASSWORD, got {spec!r}")
     for field in (name, password):
-        if _has_control_character(field):
+        # NUL separates the fields of AUTH PLAIN (RFC 4616 2) and CR/LF end an SMTP line,
+        # so a credential holding any C0 control or DEL could never be typed in a session.
+        if find_control(field) is not None:
             raise UserSpecError("--user must not contain control characters")
         try:
             field.encode("utf-8")

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smtpshell.server.network import ServerError
+
 if TYPE_CHECKING:
     import ssl
 
@@ -34,6 +36,10 @@ BACKDATE = datetime.timedelta(hours=1)
 
 SERVER_DNS_NAMES = ("localhost",)
 SERVER_IP_ADDRESSES = ("127.0.0.1", "::1")
+
+
+class CertificateError(ServerError):
+    """The CA in the directory exists but cannot be used; it is never silently replaced."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,59 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
     except (OSError, ValueError, TypeError):
         return None
     return key if isinstance(key, ec.EllipticCurvePrivateKey) else None
+
+
+def _unusable_ca(path: Path, problem: str) -> CertificateError:
+    directory = path.parent
+    return CertificateError(
+        f"cannot use the existing CA: {path}: {problem}; restore it, or delete "
+        f"{directory} to make a new one (clients must then trust its new ca.pem)"
+    )
+
+
+def _read_ca_file(path: Path) -> bytes | None:
+    """The file's bytes, or None if it does not exist."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _unusable_ca(path, exc.strerror or str(exc)) from exc
+
+
+def _existing_ca(
+    ca_file: Path, key_file: Path
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
+    """The CA kept in the directory, or None when there is none yet.
+
+    Users trust this CA (``--cafile``): replacing it would break every client set up
+    with it, so once its certificate exists, anything wrong is an error to report.
+    A key without a certificate is no CA yet: nobody can have trusted it.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    certificate_pem = _read_ca_file(ca_file)
+    if certificate_pem is None:
+        return None
+    try:
+        certificate = x509.load_pem_x509_certificate(certificate_pem)
+    except ValueError:
+        raise _unusable_ca(ca_file, "not a PEM certificate") from None
+    key_pem = _read_ca_file(key_file)
+    if key_pem is None:
+        raise _unusable_ca(key_file, f"missing, and {ca_file.name} needs it")
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):  # TypeError: the key is encrypted
+        raise _unusable_ca(key_file, "not an unencrypted PEM private key") from None
+    if (
+        not isinstance(key, ec.EllipticCurvePrivateKey)
+        or key.public_key() != certificate.public_key()
+    ):
+        raise _unusable_ca(key_file, f"not the key of {ca_file}")
+    return certificate, key
 
 
 def _fresh(certificate: x509.Certificate | None, now: datetime.datetime) -> bool:
@@ -236,23 +295,21 @@ def ensure_certificates(
     """Return the CA and server certificate in ``directory``, creating them if needed.
 
     Everything is made on first use; afterwards the files are reused, so a CA a user
-    already passes to ``--cafile`` keeps working. A missing, unreadable or expiring CA
-    means a new CA and server certificate; a missing or expiring server certificate is
-    reissued under the existing CA. Keys are written with mode 0600. ``now`` is for tests.
+    already passes to ``--cafile`` keeps working. An expiring CA is replaced, but one
+    that cannot be read, parsed or matched with its key raises ``CertificateError``
+    rather than be replaced behind the user's back. A missing, unreadable or expiring
+    server certificate is reissued under the existing CA. Keys are written with mode
+    0600. ``now`` is for tests.
     """
     now = now or datetime.datetime.now(datetime.UTC)
     directory = Path(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     paths, ca_key_file = _paths(directory)
     with _directory_lock(directory):
-        ca_certificate = _load_certificate(paths.ca_file)
-        ca_key = _load_key(ca_key_file)
-        if (
-            ca_certificate is None
-            or ca_key is None
-            or not _fresh(ca_certificate, now)
-            or ca_certificate.public_key() != ca_key.public_key()
-        ):
+        existing = _existing_ca(paths.ca_file, ca_key_file)
+        if existing is not None and _fresh(existing[0], now):
+            ca_certificate, ca_key = existing
+        else:
             ca_key = _new_key()
             ca_certificate = _issue_ca(ca_key, now)
             _write_atomically(ca_key_file, _key_pem(ca_key), 0o600)

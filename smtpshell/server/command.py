@@ -1,6 +1,6 @@
 """``smtpshell serve``: run the embedded server in the foreground until Ctrl-C.
 
-Importing this module stays cheap: aiosmtpd and cryptography load only when ``run`` starts
+Importing this module stays cheap: aiosmtpd and cryptography load only when ``serve`` starts
 a server, so ``smtpshell --help`` does not pay for them.
 """
 
@@ -13,29 +13,23 @@ import signal
 from pathlib import Path
 from typing import TextIO
 
-from smtpshell.server.auth import UserSpecError, parse_user_specs
+from smtpshell.errors import UsageError
+from smtpshell.protocol.endpoint import EndpointError, parse_port
+from smtpshell.server.auth import parse_user_specs
 from smtpshell.server.embedded import (
     EmbeddedServer,
     ServerConfig,
-    ServerError,
     format_address,
     is_loopback,
 )
 
-PROGRAM = "smtpshell serve"
-EXIT_OK = 0
-EXIT_FAILURE = 1  # the server could not start: port in use, unwritable store...
-EXIT_USAGE = 2  # the command line itself is wrong, as argparse's own exit status
-
 
 def _port_number(text: str) -> int:
+    # Port 0 asks the system for any free port, as for bind(2).
     try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
-    return port
+        return parse_port(text, allow_zero=True)
+    except EndpointError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -82,23 +76,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _error(err: TextIO, message: str) -> None:
-    print(f"{PROGRAM}: error: {message}", file=err, flush=True)
+def config_from_args(args: argparse.Namespace, data_dir: Path) -> ServerConfig:
+    """The server's configuration; raises ``UsageError`` for bad options.
 
-
-def _config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """Build the server's configuration; raises ``UserSpecError`` for bad options."""
+    The maildir (unless ``--store``) and the certificates are kept in ``data_dir``.
+    """
     users = parse_user_specs(args.users or [])
     if args.tls_port is not None and args.port == args.tls_port and args.port != 0:
-        raise UserSpecError(f"--port and --tls-port must differ, both are {args.port}")
+        raise UsageError(f"--port and --tls-port must differ, both are {args.port}")
     return ServerConfig(
         host=args.host,
         port=args.port,
         tls_port=args.tls_port,
         users=users,
+        data_dir=data_dir,
         store=args.store,
-        # Not a command-line option; lets tests and embedders keep certificates elsewhere.
-        cert_dir=getattr(args, "cert_dir", None),
         auth_plaintext=args.auth_plaintext,
     )
 
@@ -131,7 +123,7 @@ def _print_summary(server: EmbeddedServer, config: ServerConfig, out: TextIO) ->
         print(line, file=out, flush=True)
 
 
-async def _serve(config: ServerConfig, out: TextIO) -> int:
+async def _serve_until_stopped(config: ServerConfig, out: TextIO) -> None:
     def show(line: str) -> None:
         print(line, file=out, flush=True)
 
@@ -156,21 +148,13 @@ async def _serve(config: ServerConfig, out: TextIO) -> int:
                 loop.remove_signal_handler(signum)
     finally:
         await server.stop()
-    return EXIT_OK
 
 
-def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Serve until Ctrl-C or SIGTERM; return the exit status. Errors are one line on ``err``."""
+def serve(config: ServerConfig, out: TextIO) -> None:
+    """Serve until Ctrl-C or SIGTERM; raises ``ServerError`` if the server cannot start."""
     try:
-        config = _config_from_args(args)
-    except UserSpecError as exc:
-        _error(err, str(exc))
-        return EXIT_USAGE
-    try:
-        return asyncio.run(_serve(config, out))
-    except ServerError as exc:
-        _error(err, str(exc))
-        return EXIT_FAILURE
+        asyncio.run(_serve_until_stopped(config, out))
     except KeyboardInterrupt:
-        # Ctrl-C before the signal handlers were in place (e.g. while making keys).
-        return EXIT_OK
+        # Ctrl-C is how this command is meant to end, even when it comes before the
+        # signal handlers are in place (e.g. while keys are being made): not a failure.
+        return

@@ -52,18 +52,10 @@ IDLE_TIMEOUT = 300.0
 SHUTDOWN_GRACE = 1.0
 
 
-def _data_dir() -> Path:
+def default_data_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("smtpshell"))
-
-
-def default_store() -> Path:
-    return _data_dir() / "maildir"
-
-
-def default_cert_dir() -> Path:
-    return _data_dir() / "server-tls"
 
 
 @dataclass
@@ -72,11 +64,17 @@ class ServerConfig:
     port: int = 2525  # 0 = pick a free port
     tls_port: int | None = 4650  # None = no implicit-TLS listener; 0 = free port
     users: dict[str, str] = field(default_factory=dict)
-    store: Path | None = None  # None = platformdirs user_data_dir("smtpshell")/"maildir"
-    cert_dir: Path | None = None  # None = platformdirs user_data_dir("smtpshell")/"server-tls"
+    data_dir: Path | None = None  # None = platformdirs user_data_dir("smtpshell")
+    store: Path | None = None  # None = data_dir/"maildir"
+    cert_dir: Path | None = None  # None = data_dir/"server-tls"
     auth_plaintext: bool = False  # offer AUTH before TLS; loopback hosts only
     hostname: str = "smtpshell.local"  # in the banner and EHLO reply
     idle_timeout: float = IDLE_TIMEOUT
+
+
+def _under(data_dir: Path | None, name: str) -> Path:
+    # platformdirs only when needed: it is one more import for every start.
+    return (data_dir or default_data_dir()) / name
 
 
 class EmbeddedServer:
@@ -87,8 +85,9 @@ class EmbeddedServer:
         self._on_event = on_event
         self.port: int = config.port
         self.tls_port: int | None = config.tls_port
-        self.store: Path = Path(config.store) if config.store else default_store()
-        self.cert_dir: Path = Path(config.cert_dir) if config.cert_dir else default_cert_dir()
+        data_dir = Path(config.data_dir) if config.data_dir else None
+        self.store = Path(config.store) if config.store else _under(data_dir, "maildir")
+        self.cert_dir = Path(config.cert_dir) if config.cert_dir else _under(data_dir, "server-tls")
         self.ca_file: Path = self.cert_dir / "ca.pem"
         self._listeners: list[asyncio.Server] = []
         self._sessions: weakref.WeakSet[ServerProtocol] = weakref.WeakSet()

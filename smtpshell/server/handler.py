@@ -20,6 +20,7 @@ from aiosmtpd.smtp import (
     TLSSetupException,
 )
 
+from smtpshell.protocol.endpoint import format_host
 from smtpshell.server.auth import UserDirectory, cram_md5_challenge
 from smtpshell.server.store import MaildirStore
 
@@ -29,8 +30,7 @@ EventSink = Callable[[str], None]
 def describe_peer(peer: Any) -> str:
     """``127.0.0.1:1234`` or ``[::1]:1234`` from a socket address tuple."""
     if isinstance(peer, tuple) and len(peer) >= 2:
-        host, port = peer[0], peer[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return f"{format_host(str(peer[0]))}:{peer[1]}"
     return str(peer)
 
 

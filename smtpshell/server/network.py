@@ -1,4 +1,4 @@
-"""Addresses and ports for the embedded server's listeners; stdlib only."""
+"""Addresses and ports for the embedded server's listeners; no third-party imports."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import errno
 import ipaddress
 import socket
 
+from smtpshell.errors import SmtpShellError
+from smtpshell.protocol.endpoint import format_host
 
-class ServerError(Exception):
+
+class ServerError(SmtpShellError):
     """The server could not start; the message is one line meant for the user."""
 
 
@@ -23,7 +26,7 @@ def is_loopback(host: str) -> bool:
 
 def format_address(host: str, port: int) -> str:
     """``host:port``, IPv6 literals bracketed (RFC 3986 3.2.2), ``*`` for every interface."""
-    return f"[{host}]:{port}" if ":" in host else f"{host or '*'}:{port}"
+    return f"{format_host(host) if host else '*'}:{port}"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
