@@ -13,6 +13,7 @@ from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, UsageError
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.context import CommandContext
 from smtpshell.shell.registry import Registry
@@ -25,6 +26,7 @@ class Context:
     local_commands: Registry = field(default_factory=build_registry)
     session: Session = field(default_factory=Session)
     resolver: ResolverConfig = field(default_factory=ResolverConfig)
+    connect_defaults: ConnectOptions = field(default_factory=ConnectOptions)
     recording_path: Path | None = None
     answers: list[str] = field(default_factory=list)
     said: list[str] = field(default_factory=list)
@@ -181,3 +183,16 @@ def test_exit_and_bye_leave() -> None:
         ctx = Context()
         run(ctx, line)
         assert ctx.left
+
+
+def test_connect_takes_the_shells_defaults_for_what_it_is_not_given() -> None:
+    """`smtpshell --timeout 1 --cafile ca.pem` holds for every `connect` of the shell."""
+    defaults = ConnectOptions(cafile=Path("ca.pem"), insecure=False, helo="me.test", timeout=1)
+    ctx = Context(connect_defaults=defaults)
+    run(ctx, "connect mail.example.test:2525 --starttls")
+    run(ctx, "connect mail.example.test --timeout 7 --helo other.test")
+    first, second = ctx.connected_to
+    assert (first.cafile, first.helo, first.timeout) == (Path("ca.pem"), "me.test", 1)
+    assert first.mode is TlsMode.STARTTLS and first.port == 2525
+    assert (second.cafile, second.helo, second.timeout) == (Path("ca.pem"), "other.test", 7)
+    assert second.mode is None

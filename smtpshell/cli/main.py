@@ -101,7 +101,10 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     err_console = None if env.interactive else make_console(env.stderr, colour=colour)
     resolver = _resolver(options, env)  # a usage error before anything is created
     config = ShellConfig(
-        history_file=_history_file(options, env), resolver=resolver, record=options.record
+        history_file=_history_file(options, env),
+        resolver=resolver,
+        record=options.record,
+        connect_defaults=connect_options(None, options),
     )
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     return asyncio.run(shell.run(target, env.stdin))
