@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smtpshell.protocol.inert import inert
 from smtpshell.server.auth import UserDirectory
 from smtpshell.server.network import (
     ServerError,
@@ -96,7 +97,8 @@ class EmbeddedServer:
         if self._on_event is None:
             return
         try:
-            self._on_event(line)
+            # Addresses, names and error texts in these lines come from clients.
+            self._on_event(inert(line))
         except Exception as exc:
             # A broken display (say, a closed pipe) must not turn a stored message into a
             # 451 for the client; one line, not a traceback.
