@@ -30,6 +30,8 @@ def test_version() -> None:
         (["--demo", "--connect", "x"], "--demo and --connect exclude each other"),
         (["serve", "--user", "nocolon"], "NAME:PASSWORD"),
         (["serve", "--port", "http"], "port"),
+        (["--connect", "ho\udcffst:25"], "not UTF-8"),  # undecodable argv (PEP 383)
+        (["--connect", "mail\x1b[2J.example"], "control character"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:

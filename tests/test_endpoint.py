@@ -145,3 +145,17 @@ def test_any_text_gives_endpoint_or_usage_error(text: str, default: int) -> None
         return
     assert endpoint.host
     assert 0 < endpoint.port < 65536
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ho\udcffst:25", "ho\u202est", "[::1\x1b]:25", "mail\x00.example", "a b:25", "h\u2028:25"],
+    ids=["undecodable byte", "bidi override", "ESC in brackets", "NUL", "space", "LS"],
+)
+def test_hosts_no_resolver_can_take_are_usage_errors(text: str) -> None:
+    """argv holds undecodable bytes as surrogates (PEP 383); the resolver raises
+    UnicodeEncodeError on them, so they are refused up front, without echoing them."""
+    with pytest.raises(UsageError) as info:
+        parse_endpoint(text, 25)
+    assert "not UTF-8" in str(info.value)
+    assert str(info.value).isprintable()

@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from smtpshell.errors import UsageError
+from smtpshell.protocol.inert import is_inert
 
 # RFC 5321 4.5.4.2 (relay), RFC 6409 (submission), RFC 8314 (submission over TLS).
 SERVICE_PORTS = {"smtp": 25, "submission": 587, "smtps": 465, "submissions": 465}
@@ -101,8 +102,13 @@ def split_host_port(text: str) -> tuple[str, str | None]:
         host = text  # a name, an IPv4 address, or a bare IPv6 literal
     if not host:
         raise EndpointError(f"bad address {text!r}: no host")
-    if find_control(host) is not None or any(char.isspace() for char in host):
-        raise EndpointError(f"bad address {text!r}: the host holds a space or control character")
+    if not is_inert(host) or any(char.isspace() for char in host):
+        # Also undecodable bytes from argv (surrogates) and bidi controls, which no
+        # host name holds and which the resolver would choke on.
+        raise EndpointError(
+            f"bad address {text!r}: the host holds a space, a control character "
+            "or bytes that are not UTF-8"
+        )
     return host, port
 
 
