@@ -47,6 +47,11 @@ class Shell:
         registry: Registry | None = None,
     ) -> None:
         self.registry = registry if registry is not None else build_registry()
+        # What local commands read (CommandContext): the commands, for `?`; the
+        # command line's options, for `connect`; the resolver, for `mx`.
+        self.local_commands: Registry = self.registry
+        self.connect_defaults = config.connect_defaults
+        self.resolver = config.resolver
         self.console = console
         # Errors go to stderr when reading from a pipe, so output stays parseable.
         self.err_console = err_console or console
@@ -102,18 +107,6 @@ class Shell:
             raise UsageError("cancelled") from None
 
     # -- the rest of what handlers may touch (CommandContext) ---------------
-
-    @property
-    def resolver(self) -> ResolverConfig:
-        return self.config.resolver
-
-    @property
-    def local_commands(self) -> Registry:
-        return self.registry
-
-    @property
-    def connect_defaults(self) -> ConnectOptions:
-        return self.config.connect_defaults
 
     @property
     def recording_path(self) -> Path | None:
