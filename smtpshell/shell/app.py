@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.core.dns import ResolverConfig
-from smtpshell.core.events import Closed, Event
+from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.render.events import EventRenderer
 from smtpshell.render.text import visible
 from smtpshell.shell.commands import build_registry
+from smtpshell.shell.output import OutputQueue
 from smtpshell.shell.recording import Recording
 
 if TYPE_CHECKING:
@@ -68,30 +69,46 @@ class Shell:
         self._secret_prompt = False  # the line being typed answers a 334
         self._stdin: TextIO = sys.stdin
         self._recording = Recording(self.session)
+        self._output = OutputQueue(self._say_dropped)
 
     # -- output -------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Closed):
             self._last_closed = event.reason
-        self.renderer(event)
-        if self._prompt is not None and self._prompt.app.is_running:
-            self._prompt.app.invalidate()  # the prompt shows state: redraw it
+
+        def show() -> None:
+            self.renderer(event)
+            if self._prompt is not None and self._prompt.app.is_running:
+                self._prompt.app.invalidate()  # the prompt shows state: redraw it
+
+        # Server replies may be counted instead of shown when they flood in.
+        self._output.put(show, droppable=isinstance(event, Received))
+
+    def _say_dropped(self, count: int) -> None:
+        self.console.print(
+            f"... {count:,} more {'reply' if count == 1 else 'replies'} not shown "
+            "(they came faster than they can be shown)",
+            style="warning",
+        )
 
     def error(self, message: str) -> None:
         self.exit_status = 1
         # The session already reported why it closed; don't say it twice.
         if message != self._last_closed:
-            self.err_console.print(f"error: {visible(message)}", style="error")
+            line = f"error: {visible(message)}"
+            self._output.put(lambda: self.err_console.print(line, style="error"))
 
     def show(self, renderable: RenderableType) -> None:
-        self.console.print(renderable)
+        self._output.put(lambda: self.console.print(renderable))
 
     def info(self, message: str) -> None:
-        self.console.print(visible(message), style="notice")
+        line = visible(message)
+        self._output.put(lambda: self.console.print(line, style="notice"))
 
     async def ask(self, question: str, secret: bool = False) -> str:
         """Ask the user for one line (echo off when ``secret``); never kept in history."""
+        await self._output.flush()  # the challenge being answered is on screen first
         if not self.interactive:
             loop = asyncio.get_running_loop()
             line = await loop.run_in_executor(None, self._stdin.readline)
@@ -143,6 +160,7 @@ class Shell:
             await self.session.close()
             if (path := self.stop_recording()) is not None:
                 self.info(f"recording saved to {path}")
+            self._output.flush_now()
 
     async def _run_interactive(self, initial: ConnectOptions | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
@@ -185,6 +203,7 @@ class Shell:
         while True:
             # A line begun while a 334 is pending is a credential to the end, even
             # if the server gives up (421) before Enter.
+            await self._output.flush()
             self._secret_prompt = self.session.auth_pending
             try:
                 return await self._prompt.prompt_async(lambda: prompt_fragments(self.session))
