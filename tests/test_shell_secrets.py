@@ -75,8 +75,10 @@ def test_history_drops_auth_responses_and_message_text(line: str) -> None:
 
 
 def masked(text: str, auth_pending: bool = False, lineno: int = 0) -> str:
+    """How line ``lineno`` of the typed (or pasted) ``text`` is drawn."""
     processor = MaskSecrets(LOCAL, lambda: auth_pending)
-    fragments: StyleAndTextTuples = [("class:typed", text)]
+    line = text.split("\n")[lineno]
+    fragments: StyleAndTextTuples = [("class:typed", line)]
     shown = processor.apply_transformation(
         TransformationInput(
             BufferControl(Buffer()), Document(text), lineno, lambda i: i, fragments, 80, 1
@@ -103,5 +105,18 @@ def test_masking_while_auth_is_pending() -> None:
     assert masked("*", auth_pending=True) == "*"
 
 
-def test_masking_only_looks_at_the_first_line() -> None:
-    assert masked("AUTH PLAIN dGVzdA==", lineno=1) == "AUTH PLAIN dGVzdA=="
+def test_masking_applies_to_every_line_of_a_paste() -> None:
+    assert masked("NOOP\nAUTH PLAIN dGVzdA==", lineno=1) == "AUTH PLAIN ********"
+    assert masked("AUTH LOGIN\nYWxpY2U=", lineno=1) == "********"
+    assert masked("AUTH LOGIN\nYWxpY2U=", lineno=0) == "AUTH LOGIN"
+
+
+def test_a_pasted_auth_block_is_masked_line_by_line() -> None:
+    """RFC 4954 4: the lines after `AUTH LOGIN` answer its challenges; pasted in
+    one block they are on screen before any 334 arrives, and must be masked."""
+    registry = build_registry()
+    lines = ["AUTH LOGIN", "YWxpY2U=", "d29uZGVybGFuZA==", "MAIL FROM:<a@example.test>", "x"]
+    assert registry.secret_starts(lines) == [None, 0, 0, None, None]
+    assert registry.secret_starts(["AUTH LOGIN", "*", "NOOP"]) == [None, None, None]
+    assert registry.secret_starts(["dXNlcg==", "QUIT"], auth_pending=True) == [0, None]
+    assert registry.secret_starts(["\\AUTH PLAIN", "c2VjcmV0"]) == [None, 0]

@@ -27,9 +27,9 @@ class MaskSecrets(Processor):
         ti = transformation_input
         # In DATA every line is message text (RFC 5321 4.1.1.4), never a command.
         start = (
-            self._registry.secret_start(ti.document.text, self._auth_pending())
-            if ti.lineno == 0 and not self._in_data()
-            else None
+            None
+            if self._in_data()
+            else self._registry.secret_starts(ti.document.lines, self._auth_pending())[ti.lineno]
         )
         if start is None:
             return Transformation(ti.fragments)

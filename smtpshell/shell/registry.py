@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from smtpshell.protocol import secrets
+from smtpshell.protocol.commands import SMTP_VERBS, verb_of
 
 if TYPE_CHECKING:
     from smtpshell.shell.context import CommandContext
@@ -88,9 +89,30 @@ class Registry:
             return None
         return len(line) - len(found[1])
 
+    def secret_starts(self, lines: list[str], auth_pending: bool = False) -> list[int | None]:
+        """:meth:`secret_start` for each line of a pasted block, in order.
+
+        Lines after an ``AUTH`` line answer its challenges (RFC 4954 4) before any
+        334 has arrived: they are secret until the block cancels the exchange
+        (``*``) or goes on with an SMTP command.
+        """
+        starts: list[int | None] = []
+        for line in lines:
+            if auth_pending and (line.strip() == secrets.CANCEL or _is_command(line)):
+                auth_pending = False
+            starts.append(self.secret_start(line, auth_pending))
+            if not auth_pending and verb_of(line.removeprefix("\\")) == "AUTH":
+                auth_pending = True
+        return starts
+
     def help_rows(self) -> list[tuple[str, str]]:
         return [command.help_row for command in self]
 
     def help_for(self, line: str) -> tuple[str, str] | None:
         found = self.match(line)
         return found[0].help_row if found else None
+
+
+def _is_command(line: str) -> bool:
+    """Whether a line starts with an SMTP verb, so it is no longer an AUTH answer."""
+    return verb_of(line.removeprefix("\\")) in SMTP_VERBS
