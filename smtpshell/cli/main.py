@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -106,6 +107,10 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         record=options.record,
         connect_defaults=connect_options(None, options),
     )
+    if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):
+        # Piped input is read as UTF-8 whatever the locale, and bytes that are not
+        # UTF-8 survive as surrogates: an 8-bit message body is sent as it is.
+        env.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     return asyncio.run(shell.run(target, env.stdin))
 

@@ -186,11 +186,19 @@ class Shell:
         if initial is not None and not await self.connect(initial):
             return 1
         loop = asyncio.get_running_loop()
+        number = 0
         while not self.done:
             raw = await loop.run_in_executor(None, stdin.readline)
             if not raw:
                 break
-            await self.handle(raw.rstrip("\n").removesuffix("\r"))
+            number += 1
+            line = raw.rstrip("\n").removesuffix("\r")
+            if not self.session.in_data and not _is_utf8(line):
+                # A message body may be 8-bit (RFC 6152) and is sent as it is; a
+                # command is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531).
+                self.error(f"line {number}: not UTF-8 text, not sent")
+                continue
+            await self.handle(line)
         return self.exit_status
 
     def _typing_secret(self) -> bool:
@@ -288,3 +296,12 @@ class Shell:
         if not self.session.connected:
             raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
         await self.session.send(line)
+
+
+def _is_utf8(line: str) -> bool:
+    """False when piped input held bytes that are not UTF-8 (read as surrogates)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
