@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from smtpshell.errors import SmtpShellError
+from smtpshell.protocol.commands import verb_of
 from smtpshell.transcript.directive import (
     ConnectDirective,
     DirectiveError,
@@ -92,8 +93,11 @@ class ClientStep:
 
     @property
     def starttls(self) -> bool:
-        """A STARTTLS command: after a 220 reply the replayer upgrades to TLS (RFC 3207)."""
-        return self.kind == "command" and self.text.strip().casefold() == "starttls"
+        """A STARTTLS command: after a 220 reply the replayer upgrades to TLS (RFC 3207).
+
+        Read by its verb, as the session reads it: ``STARTTLS x`` upgrades too.
+        """
+        return self.kind == "command" and not self.secret and verb_of(self.text) == "STARTTLS"
 
 
 @dataclass(frozen=True)

@@ -137,10 +137,9 @@ class _Parser:
         last = self.last_command
         if last is None or last.expect is not None:
             return
-        verb = last.text.strip().casefold()
-        if verb == "data":
+        if last.text.strip().casefold() == "data":
             raise self.error(last.line, "write the reply to DATA (354) before the message body")
-        if verb == "starttls":
+        if verb_of(last.text) == "STARTTLS":
             # RFC 3207 4.2: nothing may follow STARTTLS before its reply; what follows
             # a 220 is sent over TLS.
             raise self.error(last.line, "write the reply to STARTTLS (220) before the next line")
