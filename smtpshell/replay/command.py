@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, TextIO
 from smtpshell.core.arguments import add_connect_arguments, connect_options
 from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
-from smtpshell.replay.load import discover, load_all
+from smtpshell.replay.load import discover, load_all, variable_values
 from smtpshell.replay.runner import ReplayResult, replay, target
-from smtpshell.transcript import Transcript, parse_var_option
+from smtpshell.transcript import Transcript
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,7 +33,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="connect here instead of the transcript's directive")  # fmt: skip
     add_connect_arguments(parser)
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                        help="value for ${NAME} (else the environment variable NAME)")  # fmt: skip
+                        help="value for ${NAME}")  # fmt: skip
+    parser.add_argument("--env", action="append", default=[], metavar="NAME",
+                        help="the environment variable NAME gives ${NAME}")  # fmt: skip
     parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
                         help="replay N transcripts at a time")  # fmt: skip
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
@@ -47,17 +49,6 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
-def variables(pairs: list[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        try:
-            name, value = parse_var_option(pair)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        values[name] = value
-    return values
-
-
 def run(
     args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
 ) -> int:
@@ -65,7 +56,8 @@ def run(
     from smtpshell.replay.report import summary_line
 
     options = connect_options(args.connect, args)
-    transcripts, problems = load_all(discover(args.paths), variables(args.var), environ)
+    values = variable_values(args.var, args.env, environ)
+    transcripts, problems = load_all(discover(args.paths), values)
     for transcript in transcripts:
         try:
             target(transcript, options)

@@ -6,7 +6,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from smtpshell.errors import UsageError
-from smtpshell.transcript import Transcript, TranscriptError, parse_transcript, substitute
+from smtpshell.transcript import (
+    Transcript,
+    TranscriptError,
+    environment_values,
+    parse_transcript,
+    parse_var_option,
+    substitute,
+)
 
 SUFFIX = ".smtp"
 
@@ -26,7 +33,21 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load(path: Path, values: Mapping[str, str], environ: Mapping[str, str]) -> Transcript:
+def variable_values(
+    pairs: Iterable[str], env_names: Iterable[str], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Values for ``${NAME}``: ``--var NAME=VALUE`` pairs, and the environment variables
+    named with ``--env NAME`` (a ``--var`` of the same name wins). Nothing else from
+    the environment ever reaches a transcript."""
+    try:
+        values = environment_values(env_names, environ)
+        values.update(parse_var_option(pair) for pair in pairs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return values
+
+
+def load(path: Path, values: Mapping[str, str]) -> Transcript:
     """Parse and fill in variables; every problem is a TranscriptError or UsageError."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -34,18 +55,18 @@ def load(path: Path, values: Mapping[str, str], environ: Mapping[str, str]) -> T
         raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    return substitute(parse_transcript(text, str(path)), values, environ)
+    return substitute(parse_transcript(text, str(path)), values)
 
 
 def load_all(
-    paths: Iterable[Path], values: Mapping[str, str], environ: Mapping[str, str]
+    paths: Iterable[Path], values: Mapping[str, str]
 ) -> tuple[list[Transcript], list[str]]:
     """All transcripts, or the one-line problems of every one that can't be replayed."""
     transcripts: list[Transcript] = []
     problems: list[str] = []
     for path in paths:
         try:
-            transcripts.append(load(path, values, environ))
+            transcripts.append(load(path, values))
         except TranscriptError as exc:
             problems.extend(f"{exc.path}:{line}: {message}" for line, message in exc.problems)
         except UsageError as exc:

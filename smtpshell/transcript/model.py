@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Literal
 
 from smtpshell.errors import SmtpShellError
@@ -22,6 +23,11 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # One backslash before leading dots is dropped: "\." sends "." (not the end of a body),
 # "\..." sends "..." (not a placeholder); "\\." sends "\.".
 _LEADING_DOTS = re.compile(r"\\+\.")
+# Control characters but TAB (C0, DEL, C1) and lone surrogates, which stand for
+# bytes that were not UTF-8 (argv and the environment are decoded "surrogateescape").
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 class TranscriptError(SmtpShellError):
@@ -54,10 +60,11 @@ class MissingVariables(TranscriptError):
             f"${{{name}}} ({_lines(lines)})"
             for name, lines in sorted(self.missing.items(), key=lambda item: min(item[1]))
         )
+        # Only values handed over explicitly are used: a transcript names its own
+        # server, so it must not read whatever the environment holds (CWE-526).
+        name = next(iter(self.missing)) if len(self.missing) == 1 else "NAME"
         super().__init__(
-            path,
-            first,
-            f"no value for {listed}; pass --var NAME=VALUE or set the environment variable",
+            path, first, f"no value for {listed}; pass --var {name}=... or --env {name}"
         )
 
 
@@ -169,17 +176,55 @@ def required_variables(transcript: Transcript) -> set[str]:
 
 
 def parse_var_option(text: str) -> tuple[str, str]:
-    """Read a ``--var NAME=VALUE`` argument; raises ValueError for a malformed one."""
+    """Read a ``--var NAME=VALUE`` argument; raises ValueError for a malformed one.
+
+    The message never repeats the value: it may be a credential.
+    """
     name, equals, value = text.partition("=")
     if not equals or not _NAME.fullmatch(name):
-        raise ValueError(f"--var wants NAME=VALUE (NAME: letters, digits, _), not {text!r}")
+        given = f", not {name!r}=..." if equals and name.isprintable() else ""
+        raise ValueError(f"--var wants NAME=VALUE (NAME: letters, digits, _){given}")
+    _check_value("--var", name, value)
     return name, value
 
 
+def environment_values(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The values of the environment variables named with ``--env NAME``.
+
+    Only these reach a transcript's ``${NAME}``: the allow-list is the caller's.
+    Raises ValueError for a bad name, an unset variable or an unusable value.
+    """
+    values: dict[str, str] = {}
+    for name in names:
+        if not _NAME.fullmatch(name):
+            shown = f", not {name!r}" if name.isprintable() else ""
+            raise ValueError(f"--env wants a NAME (letters, digits, _){shown}")
+        if name not in environ:
+            raise ValueError(f"--env {name}: no such environment variable")
+        _check_value("--env", name, environ[name])
+        values[name] = environ[name]
+    return values
+
+
+def _check_value(option: str, name: str, value: str) -> None:
+    """Refuse a value that cannot be sent as typed: undecodable bytes (surrogates from
+    argv or the environment) or control characters, which would inject a second
+    command or act on a terminal. The value itself is never shown."""
+    if _SURROGATE.search(value):
+        raise ValueError(f"{option} {name}: the value is not valid UTF-8")
+    control = _CONTROL.search(value)
+    if control is not None:
+        code = ord(control.group())
+        raise ValueError(
+            f"{option} {name}: the value contains a control character (0x{code:02X})"
+        )
+
+
 def substitute(
-    transcript: Transcript, values: Mapping[str, str], environ: Mapping[str, str]
+    transcript: Transcript, values: Mapping[str, str], exported: Mapping[str, str] = EMPTY
 ) -> Transcript:
-    """Fill in ``${NAME}`` from ``values`` (``--var``), else from ``environ``.
+    """Fill in ``${NAME}`` from ``values`` (``--var``), else from ``exported``: the
+    environment variables the user named (``--env NAME``), never the whole environment.
 
     Raises :class:`MissingVariables` naming every missing variable and its lines.
     Works from the templates, so substituting again with other values is fine.
@@ -190,7 +235,7 @@ def substitute(
     def expand(raw: str, line: int) -> str:
         out: list[str] = []
         for text, is_var in template_parts(raw):
-            value = values.get(text, environ.get(text)) if is_var else text
+            value = values.get(text, exported.get(text)) if is_var else text
             if value is None:
                 missing.setdefault(text, [])
                 if line not in missing[text]:
