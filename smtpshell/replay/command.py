@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from smtpshell.core.arguments import add_connect_arguments, connect_options
 from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
+from smtpshell.protocol.inert import inert
 from smtpshell.replay.load import discover, load_all, variable_values
 from smtpshell.replay.runner import ReplayResult, replay, target
 from smtpshell.transcript import Transcript
@@ -65,7 +66,7 @@ def run(
             problems.append(str(exc))
     if problems:
         for problem in problems:
-            err.write(f"smtpshell replay: {problem}\n")
+            err.write(f"smtpshell replay: {inert(problem)}\n")
         return EXIT_USAGE
     console = make_console(out, colour=colour)
     results = asyncio.run(_replay_all(transcripts, options, args, colour, console))

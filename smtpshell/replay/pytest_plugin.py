@@ -29,6 +29,7 @@ import pytest
 from smtpshell.core.options import DEFAULT_TIMEOUT, ConnectOptions
 from smtpshell.errors import SmtpShellError
 from smtpshell.protocol.endpoint import TlsMode
+from smtpshell.protocol.inert import inert
 from smtpshell.replay.load import SUFFIX, load, variable_values
 from smtpshell.replay.runner import Mismatch, replay
 from smtpshell.transcript import MissingVariables
@@ -89,7 +90,7 @@ class TranscriptFile(pytest.File):
 
 class TranscriptFailure(Exception):
     def __init__(self, mismatch: Mismatch) -> None:
-        super().__init__(mismatch.reason)
+        super().__init__(inert(mismatch.reason))
         self.mismatch = mismatch
 
 
@@ -103,6 +104,8 @@ class TranscriptItem(pytest.Item):
             raise TranscriptFailure(result.mismatch)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        # Server replies, transcript lines and file names reach a terminal or a CI
+        # log here: every line goes through inert().
         error = excinfo.value
         if isinstance(error, TranscriptFailure):
             m = error.mismatch
@@ -111,11 +114,12 @@ class TranscriptItem(pytest.Item):
                 lines.append(f"  sent:     > {m.sent}")
             lines += [f"  expected: {line}" for line in m.expected]
             lines += [f"  got:      {line}" for line in m.actual]
-            return "\n".join(lines)
+            return "\n".join(inert(line) for line in lines)
         if isinstance(error, MissingVariables):
-            return f"{error} (here: smtp_vars / --smtp-var NAME=..., smtp_env / --smtp-env NAME)"
+            hint = "smtp_vars / --smtp-var NAME=..., smtp_env / --smtp-env NAME"
+            return inert(f"{error} (here: {hint})")
         if isinstance(error, SmtpShellError):
-            return str(error)
+            return inert(str(error))
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
