@@ -69,12 +69,15 @@ class _Parser:
         return TranscriptError(self.path, line, message)
 
     def feed(self, number: int, line: str) -> None:
+        # Only LF and CRLF end lines. A terminal shows a bare CR as a line break, so
+        # "> NOOP\r> MAIL FROM:<x>" would read as two lines, and a CR in a comment
+        # could hide the line it is on: refused wherever it is.
+        if "\r" in line:
+            raise self.error(number, "a carriage return inside a line")
         stripped = line.lstrip()
         if not stripped.strip() or stripped.startswith("#"):
             return
         content = _strip_comment(stripped)
-        if "\r" in content:
-            raise self.error(number, "a carriage return inside a line")
         if content == ">" or content.startswith("> "):
             self.client(number, content[2:])
             return
