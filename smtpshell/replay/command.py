@@ -19,10 +19,12 @@ from smtpshell.errors import UsageError
 from smtpshell.protocol.inert import inert
 from smtpshell.replay.load import discover, load_all, variable_values
 from smtpshell.replay.runner import ReplayResult, replay, target
-from smtpshell.transcript import Transcript
+from smtpshell.transcript import Transcript, argument_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from smtpshell.replay.junit import JunitReport
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -56,7 +58,7 @@ def run(
     from smtpshell.render.theme import make_console
     from smtpshell.replay.report import summary_line
 
-    options = connect_options(args.connect, args)
+    options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
     transcripts, problems = load_all(discover(args.paths), values)
     for transcript in transcripts:
@@ -64,18 +66,52 @@ def run(
             target(transcript, options)
         except UsageError as exc:
             problems.append(str(exc))
+    report = None
+    if not problems and args.junit is not None:
+        report, problem = _open_report(args.junit)
+        problems += [problem] if problem else []
     if problems:
         for problem in problems:
             err.write(f"smtpshell replay: {inert(problem)}\n")
         return EXIT_USAGE
     console = make_console(out, colour=colour)
-    results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
+    try:
+        results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
+    except BaseException:
+        if report is not None:
+            report.close()
+        raise
     console.print(summary_line(results))
-    if args.junit:
-        from smtpshell.replay.junit import write_junit
-
-        write_junit(args.junit, results)
+    if report is not None and (problem := _write_report(report, results)):
+        err.write(f"smtpshell replay: {inert(problem)}\n")
+        return EXIT_USAGE
     return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
+
+
+def _checked_address(address: str | None) -> str | None:
+    """``--connect`` as given, if it can be used: one line now, not a traceback later."""
+    problem = argument_problem(address) if address is not None else None
+    if problem is not None:
+        raise UsageError(f"--connect: the address {problem}")
+    return address
+
+
+def _open_report(path: Path) -> tuple[JunitReport | None, str | None]:
+    """The JUnit report, opened before anything is sent, or why it cannot be."""
+    from smtpshell.replay.junit import JunitReport
+
+    try:
+        return JunitReport.open(path), None
+    except OSError as exc:
+        return None, f"--junit {path}: cannot write: {exc.strerror or exc}"
+
+
+def _write_report(report: JunitReport, results: list[ReplayResult]) -> str | None:
+    try:
+        report.write(results)
+    except OSError as exc:
+        return f"--junit {report.path}: cannot write: {exc.strerror or exc}"
+    return None
 
 
 async def _replay_all(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from smtpshell.errors import UsageError
+from smtpshell.protocol.inert import inert
 from smtpshell.transcript import (
     Transcript,
     TranscriptError,
@@ -27,7 +30,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            raise UsageError(f"{path}: no such file or directory")
+            raise UsageError(f"{inert(str(path))}: no such file or directory")
     if not found:
         raise UsageError("no transcripts found (a directory is searched for *.smtp files)")
     return found
@@ -50,12 +53,29 @@ def variable_values(
 def load(path: Path, values: Mapping[str, str]) -> Transcript:
     """Parse and fill in variables; every problem is a TranscriptError or UsageError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     return substitute(parse_transcript(text, str(path)), values)
+
+
+def read_text(path: Path) -> str:
+    """A transcript's text, exactly as written; raises UsageError for a file that is
+    not a regular file and UnicodeDecodeError for one that is not UTF-8.
+
+    No newline translation: a bare CR must reach the parser, which refuses it
+    (universal newlines would make it a line break no reviewer sees). A FIFO opens
+    without waiting for a writer (O_NONBLOCK) and, like a device, is refused.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UsageError(f"{path}: not a regular file")
+        os.set_blocking(descriptor, True)
+        return stream.read().decode("utf-8")
 
 
 def load_all(

@@ -207,17 +207,24 @@ def environment_values(names: Iterable[str], environ: Mapping[str, str]) -> dict
 
 
 def _check_value(option: str, name: str, value: str) -> None:
-    """Refuse a value that cannot be sent as typed: undecodable bytes (surrogates from
-    argv or the environment) or control characters, which would inject a second
-    command or act on a terminal. The value itself is never shown."""
-    if _SURROGATE.search(value):
-        raise ValueError(f"{option} {name}: the value is not valid UTF-8")
-    control = _CONTROL.search(value)
+    problem = argument_problem(value)
+    if problem is not None:
+        raise ValueError(f"{option} {name}: the value {problem}")
+
+
+def argument_problem(text: str) -> str | None:
+    """Why a command-line or environment value cannot be used as typed, or None.
+
+    Undecodable bytes arrive as lone surrogates (argv and the environment are
+    decoded with "surrogateescape", PEP 383) and cannot be sent; a control character
+    would inject a second command or act on a terminal. The text is never quoted.
+    """
+    if _SURROGATE.search(text):
+        return "is not valid UTF-8"
+    control = _CONTROL.search(text)
     if control is not None:
-        code = ord(control.group())
-        raise ValueError(
-            f"{option} {name}: the value contains a control character (0x{code:02X})"
-        )
+        return f"contains a control character (0x{ord(control.group()):02X})"
+    return None
 
 
 def substitute(
