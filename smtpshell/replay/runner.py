@@ -16,6 +16,8 @@ from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
 
+_SHOWN_REPLY = 80  # characters of a reply quoted in a one-line reason
+
 
 @dataclass(frozen=True)
 class Mismatch:
@@ -120,9 +122,11 @@ class _Replay:
             futures.append(self.session.send_nowait(item.text))
         for item, future in zip(batch, futures, strict=True):
             if item.starttls:
-                return await self._starttls(item, future)
-            reply = await self.session.wait_reply(future, _shown(item))
-            if (failed := _check(item.expect, reply, item)) is not None:
+                failed = await self._starttls(item, future)
+            else:
+                reply = await self.session.wait_reply(future, _shown(item))
+                failed = _check(item.expect, reply, item)
+            if failed is not None:
                 return failed
         return None
 
@@ -138,7 +142,9 @@ class _Replay:
         except SmtpShellError as exc:
             return Mismatch(step.line, _no_tls(str(exc)), _shown(step))
         if self.session.tls is None:
-            answered = f"the server answered {reply.wire_lines()[-1]}"
+            first = reply.wire_lines()[0]
+            shown = first if len(first) <= _SHOWN_REPLY else first[:_SHOWN_REPLY] + "..."
+            answered = f"the server answered {shown}"
             expected = step.expect.raw if step.expect else ()
             return Mismatch(
                 step.line, _no_tls(answered), _shown(step), expected, tuple(reply.wire_lines())
