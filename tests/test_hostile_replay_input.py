@@ -127,8 +127,8 @@ def test_an_unwritable_junit_path_is_refused_before_anything_is_sent(
     transcript.write_text(f"> telnet 127.0.0.1 {server.port}\n220\n> QUIT\n221\n")
     out, err, status = run_cli("replay", str(transcript), "--junit", path)
     assert status == 2, out + err
-    assert err.startswith(f"smtpshell replay: --junit {path}: cannot write: {reason}")
-    assert err.count("\n") == 1
+    assert f": --junit {path}: cannot write: {reason}" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
     assert server.peers == []
 
 
@@ -154,7 +154,7 @@ def test_a_fifo_as_junit_without_a_reader_is_refused(
         pytest.fail("replay blocked on a FIFO given to --junit")
     _out, err, status = outcome[0]
     assert status == 2
-    assert err.startswith(f"smtpshell replay: --junit {fifo}: cannot write: ")
+    assert f": --junit {fifo}: cannot write: " in err and err.count("\n") == 1
     assert server.peers == []
 
 

@@ -66,14 +66,11 @@ def run(
             target(transcript, options)
         except UsageError as exc:
             problems.append(str(exc))
-    report = None
-    if not problems and args.junit is not None:
-        report, problem = _open_report(args.junit)
-        problems += [problem] if problem else []
     if problems:
         for problem in problems:
             err.write(f"smtpshell replay: {inert(problem)}\n")
         return EXIT_USAGE
+    report = _open_report(args.junit) if args.junit is not None else None
     console = make_console(out, colour=colour)
     try:
         results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
@@ -82,8 +79,8 @@ def run(
             report.close()
         raise
     console.print(summary_line(results))
-    if report is not None and (problem := _write_report(report, results)):
-        err.write(f"smtpshell replay: {inert(problem)}\n")
+    if report is not None and (unwritten := _write_report(report, results)):
+        err.write(f"smtpshell replay: {inert(unwritten)}\n")
         return EXIT_USAGE
     return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
 
@@ -96,14 +93,16 @@ def _checked_address(address: str | None) -> str | None:
     return address
 
 
-def _open_report(path: Path) -> tuple[JunitReport | None, str | None]:
-    """The JUnit report, opened before anything is sent, or why it cannot be."""
+def _open_report(path: Path) -> JunitReport:
+    """The JUnit report, opened before anything is sent: a path that cannot be
+    written is a usage error now, not a lost report after every transcript ran."""
     from smtpshell.replay.junit import JunitReport
 
     try:
-        return JunitReport.open(path), None
+        return JunitReport.open(path)
     except OSError as exc:
-        return None, f"--junit {path}: cannot write: {exc.strerror or exc}"
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"--junit {inert(str(path))}: cannot write: {reason}") from None
 
 
 def _write_report(report: JunitReport, results: list[ReplayResult]) -> str | None:
