@@ -27,7 +27,7 @@ _LEADING_DOTS = re.compile(r"\\+\.")
 # bytes that were not UTF-8 (argv and the environment are decoded "surrogateescape").
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-EMPTY: Mapping[str, str] = MappingProxyType({})
+_NO_VALUES: Mapping[str, str] = MappingProxyType({})
 
 
 class TranscriptError(SmtpShellError):
@@ -228,7 +228,7 @@ def argument_problem(text: str) -> str | None:
 
 
 def substitute(
-    transcript: Transcript, values: Mapping[str, str], exported: Mapping[str, str] = EMPTY
+    transcript: Transcript, values: Mapping[str, str], exported: Mapping[str, str] = _NO_VALUES
 ) -> Transcript:
     """Fill in ``${NAME}`` from ``values`` (``--var``), else from ``exported``: the
     environment variables the user named (``--env NAME``), never the whole environment.
