@@ -185,6 +185,7 @@ def test_replay_over_starttls_and_implicit_tls_with_jobs(
     )
     out, err, status = run_cli(
         "replay", str(tmp_path), "--cafile", str(server.ca_file), "--jobs", "3", "-v",
+        "--env", "AUTH_PLAIN",
         environ={"NO_COLOR": "1", "AUTH_PLAIN": plain_response(USER, PASSWORD)},
     )  # fmt: skip
     assert status == 0, out + err

@@ -434,7 +434,7 @@ def test_all_missing_variables_are_reported_with_lines() -> None:
     assert exc.line == 3
     assert str(exc) == (
         "t.txt:3: no value for ${USER} (lines 3, 7), ${PASS} (line 5); "
-        "pass --var NAME=VALUE or set the environment variable"
+        "pass --var NAME=... or --env NAME"
     )
 
 

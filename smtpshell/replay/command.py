@@ -16,12 +16,15 @@ from typing import TYPE_CHECKING, TextIO
 from smtpshell.core.arguments import add_connect_arguments, connect_options
 from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
-from smtpshell.replay.load import discover, load_all
+from smtpshell.protocol.inert import inert
+from smtpshell.replay.load import discover, load_all, variable_values
 from smtpshell.replay.runner import ReplayResult, replay, target
-from smtpshell.transcript import Transcript, parse_var_option
+from smtpshell.transcript import Transcript, argument_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from smtpshell.replay.junit import JunitReport
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -33,7 +36,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="connect here instead of the transcript's directive")  # fmt: skip
     add_connect_arguments(parser)
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                        help="value for ${NAME} (else the environment variable NAME)")  # fmt: skip
+                        help="value for ${NAME}")  # fmt: skip
+    parser.add_argument("--env", action="append", default=[], metavar="NAME",
+                        help="the environment variable NAME gives ${NAME}")  # fmt: skip
     parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
                         help="replay N transcripts at a time")  # fmt: skip
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
@@ -47,25 +52,15 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
-def variables(pairs: list[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        try:
-            name, value = parse_var_option(pair)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        values[name] = value
-    return values
-
-
 def run(
     args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
 ) -> int:
     from smtpshell.render.theme import make_console
     from smtpshell.replay.report import summary_line
 
-    options = connect_options(args.connect, args)
-    transcripts, problems = load_all(discover(args.paths), variables(args.var), environ)
+    options = connect_options(_checked_address(args.connect), args)
+    values = variable_values(args.var, args.env, environ)
+    transcripts, problems = load_all(discover(args.paths), values)
     for transcript in transcripts:
         try:
             target(transcript, options)
@@ -73,16 +68,49 @@ def run(
             problems.append(str(exc))
     if problems:
         for problem in problems:
-            err.write(f"smtpshell replay: {problem}\n")
+            err.write(f"smtpshell replay: {inert(problem)}\n")
         return EXIT_USAGE
+    report = _open_report(args.junit) if args.junit is not None else None
     console = make_console(out, colour=colour)
-    results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
+    try:
+        results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
+    except BaseException:
+        if report is not None:
+            report.close()
+        raise
     console.print(summary_line(results))
-    if args.junit:
-        from smtpshell.replay.junit import write_junit
-
-        write_junit(args.junit, results)
+    if report is not None and (unwritten := _write_report(report, results)):
+        err.write(f"smtpshell replay: {inert(unwritten)}\n")
+        return EXIT_USAGE
     return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
+
+
+def _checked_address(address: str | None) -> str | None:
+    """``--connect`` as given, if it can be used: one line now, not a traceback later."""
+    problem = argument_problem(address) if address is not None else None
+    if problem is not None:
+        raise UsageError(f"--connect: the address {problem}")
+    return address
+
+
+def _open_report(path: Path) -> JunitReport:
+    """The JUnit report, opened before anything is sent: a path that cannot be
+    written is a usage error now, not a lost report after every transcript ran."""
+    from smtpshell.replay.junit import JunitReport
+
+    try:
+        return JunitReport.open(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UsageError(f"--junit {inert(str(path))}: cannot write: {reason}") from None
+
+
+def _write_report(report: JunitReport, results: list[ReplayResult]) -> str | None:
+    try:
+        report.write(results)
+    except OSError as exc:
+        return f"--junit {report.path}: cannot write: {exc.strerror or exc}"
+    return None
 
 
 async def _replay_all(

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from smtpshell.errors import UsageError
-from smtpshell.transcript import Transcript, TranscriptError, parse_transcript, substitute
+from smtpshell.protocol.inert import inert
+from smtpshell.transcript import (
+    Transcript,
+    TranscriptError,
+    environment_values,
+    parse_transcript,
+    parse_var_option,
+    substitute,
+)
 
 SUFFIX = ".smtp"
 
@@ -20,32 +30,63 @@ def discover(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            raise UsageError(f"{path}: no such file or directory")
+            raise UsageError(f"{inert(str(path))}: no such file or directory")
     if not found:
         raise UsageError("no transcripts found (a directory is searched for *.smtp files)")
     return found
 
 
-def load(path: Path, values: Mapping[str, str], environ: Mapping[str, str]) -> Transcript:
+def variable_values(
+    pairs: Iterable[str], env_names: Iterable[str], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Values for ``${NAME}``: ``--var NAME=VALUE`` pairs, and the environment variables
+    named with ``--env NAME`` (a ``--var`` of the same name wins). Nothing else from
+    the environment ever reaches a transcript."""
+    try:
+        values = environment_values(env_names, environ)
+        values.update(parse_var_option(pair) for pair in pairs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return values
+
+
+def load(path: Path, values: Mapping[str, str]) -> Transcript:
     """Parse and fill in variables; every problem is a TranscriptError or UsageError."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    return substitute(parse_transcript(text, str(path)), values, environ)
+    return substitute(parse_transcript(text, str(path)), values)
+
+
+def read_text(path: Path) -> str:
+    """A transcript's text, exactly as written; raises UsageError for a file that is
+    not a regular file and UnicodeDecodeError for one that is not UTF-8.
+
+    No newline translation: a bare CR must reach the parser, which refuses it
+    (universal newlines would make it a line break no reviewer sees). A FIFO opens
+    without waiting for a writer (O_NONBLOCK) and, like a device, is refused.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UsageError(f"{path}: not a regular file")
+        os.set_blocking(descriptor, True)
+        return stream.read().decode("utf-8")
 
 
 def load_all(
-    paths: Iterable[Path], values: Mapping[str, str], environ: Mapping[str, str]
+    paths: Iterable[Path], values: Mapping[str, str]
 ) -> tuple[list[Transcript], list[str]]:
     """All transcripts, or the one-line problems of every one that can't be replayed."""
     transcripts: list[Transcript] = []
     problems: list[str] = []
     for path in paths:
         try:
-            transcripts.append(load(path, values, environ))
+            transcripts.append(load(path, values))
         except TranscriptError as exc:
             problems.extend(f"{exc.path}:{line}: {message}" for line, message in exc.problems)
         except UsageError as exc:

@@ -8,10 +8,12 @@ Configure in pytest.ini / pyproject ([tool.pytest.ini_options]) or on the comman
     smtp_cafile = ca.pem
     smtp_insecure = false
     smtp_timeout = 30
-    smtp_vars = AUTH_USER=... AUTH_PASSWORD=...   (values may also come from the environment)
+    smtp_vars = AUTH_USER=... AUTH_PASSWORD=...
+    smtp_env = AUTH_USER AUTH_PASSWORD      # environment variables transcripts may use
 
 Command-line options of the same names: --smtp-transcripts, --smtp-connect, --smtp-tls,
---smtp-cafile, --smtp-insecure, --smtp-timeout, --smtp-var NAME=VALUE.
+--smtp-cafile, --smtp-insecure, --smtp-timeout, --smtp-var NAME=VALUE, --smtp-env NAME.
+Only the environment variables named in smtp_env / --smtp-env reach a transcript.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import pytest
 from smtpshell.core.options import DEFAULT_TIMEOUT, ConnectOptions
 from smtpshell.errors import SmtpShellError
 from smtpshell.protocol.endpoint import TlsMode
-from smtpshell.replay.load import SUFFIX, load
+from smtpshell.protocol.inert import inert
+from smtpshell.replay.load import SUFFIX, load, variable_values
 from smtpshell.replay.runner import Mismatch, replay
-from smtpshell.transcript import parse_var_option
+from smtpshell.transcript import MissingVariables
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--smtp-timeout", type=float, metavar="SECONDS", help="time-out per reply")
     group.addoption("--smtp-var", action="append", default=[], metavar="NAME=VALUE",
                     help="value for ${NAME} in transcripts")  # fmt: skip
+    group.addoption("--smtp-env", action="append", default=[], metavar="NAME",
+                    help="the environment variable NAME gives ${NAME}")  # fmt: skip
     parser.addini("smtp_transcripts", "folders of *.smtp transcripts to collect", type="paths")
     parser.addini("smtp_connect", "server HOST[:PORT] to replay transcripts against")
     parser.addini("smtp_tls", "plain, starttls or implicit")
@@ -51,6 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("smtp_insecure", "skip certificate verification", type="bool", default=False)
     parser.addini("smtp_timeout", "time-out per reply, in seconds", default=str(DEFAULT_TIMEOUT))
     parser.addini("smtp_vars", "NAME=VALUE pairs for ${NAME}", type="linelist")
+    parser.addini("smtp_env", "environment variables transcripts may use", type="args")
 
 
 def _folders(config: pytest.Config) -> list[Path]:
@@ -84,7 +90,7 @@ class TranscriptFile(pytest.File):
 
 class TranscriptFailure(Exception):
     def __init__(self, mismatch: Mismatch) -> None:
-        super().__init__(mismatch.reason)
+        super().__init__(inert(mismatch.reason))
         self.mismatch = mismatch
 
 
@@ -92,12 +98,14 @@ class TranscriptItem(pytest.Item):
     def runtest(self) -> None:
         config = self.config
         values = _variables(config)
-        transcript = load(self.path, values, os.environ)
+        transcript = load(self.path, values)
         result = asyncio.run(replay(transcript, _options(config)))
         if result.mismatch is not None:
             raise TranscriptFailure(result.mismatch)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        # Server replies, transcript lines and file names reach a terminal or a CI
+        # log here: every line goes through inert().
         error = excinfo.value
         if isinstance(error, TranscriptFailure):
             m = error.mismatch
@@ -106,9 +114,12 @@ class TranscriptItem(pytest.Item):
                 lines.append(f"  sent:     > {m.sent}")
             lines += [f"  expected: {line}" for line in m.expected]
             lines += [f"  got:      {line}" for line in m.actual]
-            return "\n".join(lines)
+            return "\n".join(inert(line) for line in lines)
+        if isinstance(error, MissingVariables):
+            hint = "smtp_vars / --smtp-var NAME=..., smtp_env / --smtp-env NAME"
+            return inert(f"{error} (here: {hint})")
         if isinstance(error, SmtpShellError):
-            return str(error)
+            return inert(str(error))
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -122,7 +133,8 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 def _variables(config: pytest.Config) -> dict[str, str]:
     pairs = [*config.getini("smtp_vars"), *config.getoption("smtp_var")]
-    return dict(parse_var_option(pair) for pair in pairs)
+    names = [*config.getini("smtp_env"), *config.getoption("smtp_env")]
+    return variable_values(pairs, names, os.environ)
 
 
 def _options(config: pytest.Config) -> ConnectOptions:

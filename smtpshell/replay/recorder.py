@@ -3,10 +3,16 @@
 A listener on the session's events, so the recording and the screen always agree.
 Secrets are never written: AUTH payloads become ``${...}`` variables with a comment
 saying what value the replay needs.
+
+A recording is a file people read in a terminal and review: everything the server
+chose (reply lines, the certificate subject, notices and close reasons, a decoded
+334 challenge) goes through :func:`~smtpshell.protocol.inert.inert`. A reply line is
+written escaped as a note, so a recording holds whatever a server sends.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -15,6 +21,7 @@ from smtpshell import __version__
 from smtpshell.core.events import Closed, Connected, Event, Notice, Received, Sent, TlsStarted
 from smtpshell.protocol.auth import decode_challenge
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
+from smtpshell.protocol.inert import inert
 from smtpshell.transcript import ConnectDirective, TranscriptWriter
 
 # What a decoded 334 challenge asks for, as a variable name.
@@ -43,22 +50,27 @@ class TranscriptRecorder:
             reply = event.reply
             self._challenge = reply.lines[0] if reply.code == 334 and reply.lines else None
             for line in reply.wire_lines():
-                writer.server(line)
+                # A bare CR or an escape sequence is shown, not acted on; the note
+                # is not matched on replay, so the escaped text is what it should be.
+                writer.server(inert(line))
         elif isinstance(event, TlsStarted):
-            writer.comment(f"TLS: {event.info.version}, {event.info.cipher}")
+            self._comment(f"TLS: {event.info.version}, {event.info.cipher}")
         elif isinstance(event, Notice) and event.level == "warning":
-            writer.comment(f"warning: {event.text}")
+            self._comment(f"warning: {event.text}")
         elif isinstance(event, Closed):
-            writer.comment(event.reason)
+            self._comment(event.reason)
         self._flush()
+
+    def _comment(self, text: str) -> None:
+        self._writer.comment(inert(text))
 
     def _connected(self, event: Connected) -> None:
         endpoint = event.endpoint
-        self._writer.comment(f"server: {endpoint} ({event.peer})")
+        self._comment(f"server: {endpoint} ({event.peer})")
         if event.tls is not None:
             cert = event.tls.certificate
             subject = f"; certificate {cert.subject}" if cert else ""
-            self._writer.comment(f"TLS: {event.tls.version}, {event.tls.cipher}{subject}")
+            self._comment(f"TLS: {event.tls.version}, {event.tls.cipher}{subject}")
         # --starttls mode: its EHLO and STARTTLS are recorded as client lines, so the
         # directive connects in plain text and the replay upgrades where they did.
         mode = TlsMode.PLAIN if event.mode is TlsMode.STARTTLS else event.mode
@@ -66,7 +78,7 @@ class TranscriptRecorder:
         try:
             self._writer.directive(directive)
         except ValueError:
-            self._writer.comment(f"reconnected: smtpshell --connect {endpoint}")
+            self._comment(f"reconnected: smtpshell --connect {endpoint}")
 
     def resume(self, endpoint: Endpoint, tls: TlsMode) -> None:
         """Recording starts on an open connection: say how to get back to this point.
@@ -74,7 +86,7 @@ class TranscriptRecorder:
         ``tls`` is the mode a replay connects with (STARTTLS when TLS was started
         on this connection).
         """
-        self._writer.comment(f"recording started mid-session on {endpoint}")
+        self._comment(f"recording started mid-session on {endpoint}")
         self._writer.directive(ConnectDirective(endpoint.host, endpoint.port, tls))
         self._flush()
 
@@ -101,7 +113,8 @@ class TranscriptRecorder:
         else:
             decoded = decode_challenge(self._challenge or "") or ""
             base = _CHALLENGE_NAMES.get(decoded.strip().lower(), "AUTH_RESPONSE")
-            meaning = f"base64 answer to {decoded.strip()!r}" if decoded else "base64 answer"
+            # The challenge is the server's text: it is described, never written raw.
+            meaning = f"base64 answer to '{inert(decoded.strip())}'" if decoded else "base64 answer"
         name, count = base, 1
         while name in self.variables:
             count += 1
@@ -122,9 +135,16 @@ class TranscriptRecorder:
 
 
 def open_recording(path: Path) -> TextIO:
+    """Open ``path`` for a new recording, created readable by its owner only (0600).
+
+    A recording holds addresses and message text; like a shell history it is
+    nobody else's business. An existing file keeps the mode it has.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
     try:
-        return path.open("w", encoding="utf-8", newline="\n")
+        descriptor = os.open(path, flags, 0o600)
     except OSError as exc:
         from smtpshell.errors import UsageError
 
-        raise UsageError(f"cannot record to {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot record to {inert(str(path))}: {exc.strerror}") from None
+    return os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")

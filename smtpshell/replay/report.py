@@ -1,10 +1,14 @@
-"""How replay results look: a pass or fail line each, the first mismatch coloured."""
+"""How replay results look: a pass or fail line each, the first mismatch coloured.
+
+Replies, the transcript's own lines and file names are other people's text: each
+goes through :func:`~smtpshell.protocol.inert.inert` before it reaches the terminal.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smtpshell.render.text import visible
+from smtpshell.protocol.inert import inert
 from smtpshell.replay.runner import ReplayResult
 
 if TYPE_CHECKING:
@@ -16,20 +20,20 @@ def print_result(console: Console, result: ReplayResult) -> None:
     mismatch = result.mismatch
     if mismatch is None:
         console.print("PASS", style="pass", end=" ")
-        console.print(f"{result.path} {timing}")
+        console.print(f"{inert(result.path)} {timing}")
         return
     console.print("FAIL", style="fail", end=" ")
-    console.print(f"{result.path}:{mismatch.line} {timing}")
+    console.print(f"{inert(result.path)}:{mismatch.line} {timing}")
     if mismatch.sent:
-        console.print(f"  sent      > {visible(mismatch.sent)}", style="client")
+        console.print(f"  sent      > {inert(mismatch.sent)}", style="client")
     for index, line in enumerate(mismatch.expected):
         label = "expected " if index == 0 else "         "
-        console.print(f"  {label} {visible(line)}", style="reply.positive")
+        console.print(f"  {label} {inert(line)}", style="reply.positive")
     for index, line in enumerate(mismatch.actual):
         label = "got      " if index == 0 else "         "
-        console.print(f"  {label} {visible(line)}", style="reply.permanent")
+        console.print(f"  {label} {inert(line)}", style="reply.permanent")
     if not (mismatch.expected and mismatch.reason.startswith("expected ")):
-        console.print(f"  {visible(mismatch.reason)}", style="error")
+        console.print(f"  {inert(mismatch.reason)}", style="error")
 
 
 def summary_line(results: list[ReplayResult]) -> str:

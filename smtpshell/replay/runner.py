@@ -11,8 +11,12 @@ from smtpshell.core.events import Listener, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.protocol.commands import verb_of
 from smtpshell.protocol.reply import Reply
+from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
+
+_SHOWN_REPLY = 80  # characters of a reply quoted in a one-line reason
 
 
 @dataclass(frozen=True)
@@ -102,18 +106,66 @@ class _Replay:
                 if (failed := _check(step.expect, reply, step)) is not None:
                     return failed
             else:
-                # Commands written with no reply between them go out together (RFC 2920).
-                batch = [step]
-                while index + len(batch) < len(steps) and steps[index + len(batch)].pipelined:
-                    batch.append(steps[index + len(batch)])
-                futures = [self.session.send_nowait(item.text) for item in batch]
-                for item, future in zip(batch, futures, strict=True):
-                    reply = await self.session.wait_reply(future, _shown(item))
-                    if (failed := _check(item.expect, reply, item)) is not None:
-                        return failed
+                batch = _pipelined_group(steps, index)
+                if (failed := await self._commands(batch)) is not None:
+                    return failed
                 index += len(batch)
             self.done = index
         return None
+
+    async def _commands(self, batch: Sequence[ClientStep]) -> Mismatch | None:
+        """Send a group of commands together (RFC 2920), then check their replies."""
+        futures = []
+        for item in batch:
+            if (refused := self._refuse_unexpected_secret(item)) is not None:
+                return refused
+            futures.append(self.session.send_nowait(item.text))
+        for item, future in zip(batch, futures, strict=True):
+            if item.starttls:
+                failed = await self._starttls(item, future)
+            else:
+                reply = await self.session.wait_reply(future, _shown(item))
+                failed = _check(item.expect, reply, item)
+            if failed is not None:
+                return failed
+        return None
+
+    async def _starttls(self, step: ClientStep, future: asyncio.Future[Reply]) -> Mismatch | None:
+        """RFC 3207 4: after STARTTLS the conversation goes on in TLS or not at all.
+
+        A refusal, a 250 the transcript happened to expect, replies pipelined behind
+        a refusal (curl CVE-2021-22947) or a failed handshake: the replay stops
+        without sending another byte, so no AUTH or message goes out in clear.
+        """
+        try:
+            reply = await self.session.wait_reply(future, "STARTTLS")
+        except SmtpShellError as exc:
+            return Mismatch(step.line, _no_tls(str(exc)), _shown(step))
+        if self.session.tls is None:
+            first = reply.wire_lines()[0]
+            shown = first if len(first) <= _SHOWN_REPLY else first[:_SHOWN_REPLY] + "..."
+            answered = f"the server answered {shown}"
+            expected = step.expect.raw if step.expect else ()
+            return Mismatch(
+                step.line, _no_tls(answered), _shown(step), expected, tuple(reply.wire_lines())
+            )
+        return _check(step.expect, reply, step)
+
+    def _refuse_unexpected_secret(self, step: ClientStep) -> Mismatch | None:
+        """A credential goes out only where the session also treats it as one.
+
+        The transcript marks AUTH responses secret because it expects a 334; if the
+        server has not asked (no 334 pending), the session would send and show the
+        line as an ordinary command, so it is not sent at all (RFC 4954 4).
+        """
+        if not step.secret or secret_start(step.text, self.session.auth_pending) is not None:
+            return None
+        return Mismatch(
+            step.line,
+            "the server is not waiting for an AUTH response (no 334 pending); "
+            "the credential was not sent",
+            _shown(step),
+        )
 
     async def _closing(self) -> Mismatch | None:
         """A transcript may end with the 421 a server sends before closing."""
@@ -125,6 +177,29 @@ class _Replay:
         except TimeoutError:
             return Mismatch(expected.line, f"expected {expected.code} from the server, got nothing")
         return _check(expected, reply, "")
+
+
+def _pipelined_group(steps: Sequence[ClientStep], start: int) -> list[ClientStep]:
+    """The commands from ``start`` that go out before the first reply is read.
+
+    Commands written with no reply between them are pipelined (RFC 2920), but a
+    group ends after STARTTLS (RFC 3207 4), after AUTH (RFC 4954 4: the last command
+    of a group) and after each AUTH response, which waits for its 334: sent early,
+    it would go out before the session knows it is a credential.
+    """
+    group = [steps[start]]
+    for step in steps[start + 1 :]:
+        last = group[-1]
+        if not step.pipelined or step.kind != "command" or step.secret:
+            break
+        if last.secret or last.starttls or verb_of(last.text) == "AUTH":
+            break
+        group.append(step)
+    return group
+
+
+def _no_tls(why: str) -> str:
+    return f"STARTTLS did not start TLS: {why}; nothing more was sent"
 
 
 def _shown(step: ClientStep) -> str:

@@ -1,7 +1,8 @@
 """The transcript format: parse, substitute, match and write recorded SMTP sessions.
 
-Pure and stdlib-only: no sockets, no files, no environment reads (callers pass text
-and variable values in). Hosts, ports and TLS modes are the protocol layer's
+Pure: no sockets, no files, no environment reads (callers pass text and variable
+values in); the standard library and RE2 (google-re2), whose linear-time matching
+keeps reply patterns from spinning. Hosts, ports and TLS modes are the protocol layer's
 (:mod:`smtpshell.protocol.endpoint`), so a directive reads an address as the
 command line does. The user documentation is docs/transcripts.md.
 """
@@ -18,6 +19,8 @@ from smtpshell.transcript.model import (
     StepKind,
     Transcript,
     TranscriptError,
+    argument_problem,
+    environment_values,
     parse_var_option,
     required_variables,
     substitute,
@@ -46,7 +49,9 @@ __all__ = [
     "Transcript",
     "TranscriptError",
     "TranscriptWriter",
+    "argument_problem",
     "code_matches",
+    "environment_values",
     "escape_client",
     "escape_server",
     "format_directive",

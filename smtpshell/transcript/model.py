@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Literal
 
 from smtpshell.errors import SmtpShellError
+from smtpshell.protocol.commands import verb_of
 from smtpshell.transcript.directive import (
     ConnectDirective,
     DirectiveError,
@@ -21,6 +23,11 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # One backslash before leading dots is dropped: "\." sends "." (not the end of a body),
 # "\..." sends "..." (not a placeholder); "\\." sends "\.".
 _LEADING_DOTS = re.compile(r"\\+\.")
+# Control characters but TAB (C0, DEL, C1) and lone surrogates, which stand for
+# bytes that were not UTF-8 (argv and the environment are decoded "surrogateescape").
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_NO_VALUES: Mapping[str, str] = MappingProxyType({})
 
 
 class TranscriptError(SmtpShellError):
@@ -53,10 +60,11 @@ class MissingVariables(TranscriptError):
             f"${{{name}}} ({_lines(lines)})"
             for name, lines in sorted(self.missing.items(), key=lambda item: min(item[1]))
         )
+        # Only values handed over explicitly are used: a transcript names its own
+        # server, so it must not read whatever the environment holds (CWE-526).
+        name = next(iter(self.missing)) if len(self.missing) == 1 else "NAME"
         super().__init__(
-            path,
-            first,
-            f"no value for {listed}; pass --var NAME=VALUE or set the environment variable",
+            path, first, f"no value for {listed}; pass --var {name}=... or --env {name}"
         )
 
 
@@ -92,8 +100,11 @@ class ClientStep:
 
     @property
     def starttls(self) -> bool:
-        """A STARTTLS command: after a 220 reply the replayer upgrades to TLS (RFC 3207)."""
-        return self.kind == "command" and self.text.strip().casefold() == "starttls"
+        """A STARTTLS command: after a 220 reply the replayer upgrades to TLS (RFC 3207).
+
+        Read by its verb, as the session reads it: ``STARTTLS x`` upgrades too.
+        """
+        return self.kind == "command" and not self.secret and verb_of(self.text) == "STARTTLS"
 
 
 @dataclass(frozen=True)
@@ -165,17 +176,62 @@ def required_variables(transcript: Transcript) -> set[str]:
 
 
 def parse_var_option(text: str) -> tuple[str, str]:
-    """Read a ``--var NAME=VALUE`` argument; raises ValueError for a malformed one."""
+    """Read a ``--var NAME=VALUE`` argument; raises ValueError for a malformed one.
+
+    The message never repeats the value: it may be a credential.
+    """
     name, equals, value = text.partition("=")
     if not equals or not _NAME.fullmatch(name):
-        raise ValueError(f"--var wants NAME=VALUE (NAME: letters, digits, _), not {text!r}")
+        given = f", not {name!r}=..." if equals and name.isprintable() else ""
+        raise ValueError(f"--var wants NAME=VALUE (NAME: letters, digits, _){given}")
+    _check_value("--var", name, value)
     return name, value
 
 
+def environment_values(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The values of the environment variables named with ``--env NAME``.
+
+    Only these reach a transcript's ``${NAME}``: the allow-list is the caller's.
+    Raises ValueError for a bad name, an unset variable or an unusable value.
+    """
+    values: dict[str, str] = {}
+    for name in names:
+        if not _NAME.fullmatch(name):
+            shown = f", not {name!r}" if name.isprintable() else ""
+            raise ValueError(f"--env wants a NAME (letters, digits, _){shown}")
+        if name not in environ:
+            raise ValueError(f"--env {name}: no such environment variable")
+        _check_value("--env", name, environ[name])
+        values[name] = environ[name]
+    return values
+
+
+def _check_value(option: str, name: str, value: str) -> None:
+    problem = argument_problem(value)
+    if problem is not None:
+        raise ValueError(f"{option} {name}: the value {problem}")
+
+
+def argument_problem(text: str) -> str | None:
+    """Why a command-line or environment value cannot be used as typed, or None.
+
+    Undecodable bytes arrive as lone surrogates (argv and the environment are
+    decoded with "surrogateescape", PEP 383) and cannot be sent; a control character
+    would inject a second command or act on a terminal. The text is never quoted.
+    """
+    if _SURROGATE.search(text):
+        return "is not valid UTF-8"
+    control = _CONTROL.search(text)
+    if control is not None:
+        return f"contains a control character (0x{ord(control.group()):02X})"
+    return None
+
+
 def substitute(
-    transcript: Transcript, values: Mapping[str, str], environ: Mapping[str, str]
+    transcript: Transcript, values: Mapping[str, str], exported: Mapping[str, str] = _NO_VALUES
 ) -> Transcript:
-    """Fill in ``${NAME}`` from ``values`` (``--var``), else from ``environ``.
+    """Fill in ``${NAME}`` from ``values`` (``--var``), else from ``exported``: the
+    environment variables the user named (``--env NAME``), never the whole environment.
 
     Raises :class:`MissingVariables` naming every missing variable and its lines.
     Works from the templates, so substituting again with other values is fine.
@@ -186,7 +242,7 @@ def substitute(
     def expand(raw: str, line: int) -> str:
         out: list[str] = []
         for text, is_var in template_parts(raw):
-            value = values.get(text, environ.get(text)) if is_var else text
+            value = values.get(text, exported.get(text)) if is_var else text
             if value is None:
                 missing.setdefault(text, [])
                 if line not in missing[text]:

@@ -69,12 +69,15 @@ class _Parser:
         return TranscriptError(self.path, line, message)
 
     def feed(self, number: int, line: str) -> None:
+        # Only LF and CRLF end lines. A terminal shows a bare CR as a line break, so
+        # "> NOOP\r> MAIL FROM:<x>" would read as two lines, and a CR in a comment
+        # could hide the line it is on: refused wherever it is.
+        if "\r" in line:
+            raise self.error(number, "a carriage return inside a line")
         stripped = line.lstrip()
         if not stripped.strip() or stripped.startswith("#"):
             return
         content = _strip_comment(stripped)
-        if "\r" in content:
-            raise self.error(number, "a carriage return inside a line")
         if content == ">" or content.startswith("> "):
             self.client(number, content[2:])
             return
@@ -137,10 +140,9 @@ class _Parser:
         last = self.last_command
         if last is None or last.expect is not None:
             return
-        verb = last.text.strip().casefold()
-        if verb == "data":
+        if last.text.strip().casefold() == "data":
             raise self.error(last.line, "write the reply to DATA (354) before the message body")
-        if verb == "starttls":
+        if verb_of(last.text) == "STARTTLS":
             # RFC 3207 4.2: nothing may follow STARTTLS before its reply; what follows
             # a 220 is sent over TLS.
             raise self.error(last.line, "write the reply to STARTTLS (220) before the next line")

@@ -6,18 +6,21 @@ by starting its text with a marker:
 
 ``~ TEXT``   some reply line contains TEXT (``*`` and ``?`` are wildcards, any case)
 ``= TEXT``   a reply line is exactly TEXT (same wildcards, any case)
-``/RE/``     a reply line matches the Python regular expression RE (``re.search``)
+``/RE/``     a reply line matches the regular expression RE (RE2 syntax, searched)
+
+Every pattern is matched in time linear in the reply (see :mod:`.engine`).
 
 A note that really starts with a marker is written with a backslash before it.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from smtpshell.transcript.engine import UnusablePattern, compile_glob, compile_regex
 
 PatternKind = Literal["any", "contains", "equals", "regex"]
 
@@ -50,7 +53,7 @@ class ReplyPattern:
         """Test the text of one reply line (what follows the code and its separator)."""
         if self.kind == "any":
             return True
-        compiled = _compile(self.kind, self.text)
+        compiled = compile_regex(self.text) if self.kind == "regex" else compile_glob(self.text)
         if self.kind == "equals":
             return compiled.fullmatch(line_text) is not None
         return compiled.search(line_text) is not None
@@ -60,16 +63,6 @@ class ReplyPattern:
             return f"/{self.text}/"
         marker = {"contains": "~", "equals": "="}.get(self.kind)
         return f"{marker} {self.text}" if marker else self.text
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile(kind: PatternKind, text: str) -> re.Pattern[str]:
-    if kind == "regex":
-        return re.compile(text)
-    # Our own glob: fnmatch would read "[127.0.0.1]" in EHLO replies as a character class.
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
-    # RFC 5321 2.4: keywords are case-insensitive, and servers vary "Ok"/"OK".
-    return re.compile(body, re.IGNORECASE | re.DOTALL)
 
 
 def parse_reply_text(text: str, line: int = 0) -> tuple[str, ReplyPattern]:
@@ -84,18 +77,23 @@ def parse_reply_text(text: str, line: int = 0) -> tuple[str, ReplyPattern]:
         return unescaped, ReplyPattern("any", unescaped, line)
     stripped = text.strip()
     if stripped and stripped[0] in _MARKERS:
-        return text, ReplyPattern(_MARKERS[stripped[0]], stripped[1:].strip(), line)
+        glob = stripped[1:].strip()
+        try:
+            compile_glob(glob)
+        except UnusablePattern as exc:
+            raise PatternError(f"bad pattern {_show(stripped)}: {exc}", line) from None
+        return text, ReplyPattern(_MARKERS[stripped[0]], glob, line)
     if stripped.startswith("/"):
         if len(stripped) < 2 or not stripped.endswith("/"):
             raise PatternError(
-                f"the pattern {stripped} must end with '/' (a ' #' starts a comment: "
+                f"the pattern {_show(stripped)} must end with '/' (a ' #' starts a comment: "
                 "write \\# for a literal #; write \\/ at the start for a note)",
                 line,
             )
         try:
-            _compile("regex", stripped[1:-1])
-        except (re.error, OverflowError) as exc:
-            raise PatternError(f"bad regular expression {stripped}: {exc}", line) from exc
+            compile_regex(stripped[1:-1])
+        except UnusablePattern as exc:
+            raise PatternError(f"bad regular expression {_show(stripped)}: {exc}", line) from None
         return text, ReplyPattern("regex", stripped[1:-1], line)
     return text, ReplyPattern("any", text, line)
 
