@@ -109,25 +109,32 @@ def replay_with_junit(server: BackgroundServer, tmp_path: Path, junit: Path) -> 
     ]
 
 
-def test_os_error_names_the_file_with_status_1(server: BackgroundServer, tmp_path: Path) -> None:
+def test_an_unwritable_report_is_a_usage_error_before_anything_is_sent(
+    server: BackgroundServer, tmp_path: Path
+) -> None:
     junit = not_a_directory(tmp_path) / "junit.xml"
     out, err, status = run_cli(*replay_with_junit(server, tmp_path, junit))
-    assert "PASS" in out  # the replay itself went well; writing the report did not
-    assert status == ExitStatus.FAILURE
-    assert err == f"smtpshell replay: error: {junit}: Not a directory\n"
+    assert "PASS" not in out
+    assert status == ExitStatus.USAGE
+    assert err == f"smtpshell replay: error: --junit {junit}: cannot write: Not a directory\n"
 
 
-def test_os_error_through_the_real_program(server: BackgroundServer, tmp_path: Path) -> None:
-    junit = not_a_directory(tmp_path) / "junit.xml"
+def test_os_error_through_the_real_program(tmp_path: Path) -> None:
+    """An OSError (here the maildir under a regular file) is the file and the errno's
+    words, status 1, no traceback."""
+    store = not_a_directory(tmp_path) / "maildir"
     result = subprocess.run(
-        [sys.executable, "-m", "smtpshell", *replay_with_junit(server, tmp_path, junit)],
+        [sys.executable, "-m", "smtpshell", "serve", "--port", "0", "--tls-port", "0",
+         "--store", str(store)],
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "NO_COLOR": "1", "XDG_DATA_HOME": str(tmp_path)},
-    )
+    )  # fmt: skip
     assert result.returncode == ExitStatus.FAILURE
-    assert result.stderr == f"smtpshell replay: error: {junit}: Not a directory\n"
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("smtpshell serve: error: ") and str(store) in result.stderr
+    assert "Not a directory" in result.stderr, result.stderr
 
 
 class InterruptedStdin(io.StringIO):

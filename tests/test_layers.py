@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smtpshell"
 # For each layer: the smtpshell layers and third-party packages it may import.
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "protocol": ({"errors", "protocol"}, set()),
-    "transcript": ({"errors", "protocol", "transcript"}, set()),
+    "transcript": ({"errors", "protocol", "transcript"}, {"re2"}),
     "core": ({"errors", "protocol", "core"}, {"dns", "cryptography"}),
     "server": ({"errors", "protocol", "server"}, {"aiosmtpd", "cryptography", "platformdirs"}),
     "render": ({"errors", "protocol", "core", "render"}, {"rich"}),
@@ -31,7 +31,9 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         {"rich", "prompt_toolkit"},
     ),
 }
-THIRD_PARTY = {"rich", "prompt_toolkit", "dns", "cryptography", "aiosmtpd", "platformdirs"}
+THIRD_PARTY = {
+    "rich", "prompt_toolkit", "dns", "cryptography", "aiosmtpd", "platformdirs", "re2",
+}  # fmt: skip
 
 
 def _imports(path: Path) -> set[str]:

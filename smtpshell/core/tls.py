@@ -65,7 +65,7 @@ def explain_tls_failure(exc: BaseException, host: str, mode: TlsMode) -> str:
             f"TLS certificate verification failed for {host}: {reason}"
             " (trust its CA with --cafile PEM, or skip verification with --insecure)"
         )
-    text = str(getattr(exc, "reason", None) or exc)
+    text = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
     if "WRONG_VERSION_NUMBER" in text.upper().replace(" ", "_"):
         hint = (
             "; the server does not speak TLS on this port: try --starttls or no TLS option"

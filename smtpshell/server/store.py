@@ -47,10 +47,9 @@ class MaildirStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        # mkdir(parents=True) gives the parents the umask's mode (often 0755): make
-        # the root itself first, private.
-        self.root.parent.mkdir(parents=True, exist_ok=True)
-        self.root.mkdir(mode=0o700, exist_ok=True)
+        # mkdir(parents=True) gives the parents the umask's mode (often 0755) and
+        # ``mode`` to the last one only: the root itself is made private here.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for sub in ("tmp", "new", "cur"):
             (self.root / sub).mkdir(mode=0o700, exist_ok=True)
 
