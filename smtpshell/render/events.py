@@ -16,8 +16,8 @@ from smtpshell.core.events import (
 )
 from smtpshell.core.tls import TlsInfo
 from smtpshell.protocol.auth import decode_challenge
+from smtpshell.protocol.inert import inert
 from smtpshell.protocol.reply import Reply, ReplyClass, split_enhanced
-from smtpshell.render.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,11 +46,11 @@ def reply_text(reply: Reply, decode_334: bool = True) -> Text:
         enhanced, rest = split_enhanced(line[4:])
         if enhanced:
             out.append(enhanced, style="reply.enhanced")
-        out.append(visible(rest), style="reply.text")
+        out.append(inert(rest), style="reply.text")
     if decode_334 and reply.code == 334 and len(reply.lines) == 1:
         decoded = decode_challenge(reply.lines[0])
         if decoded is not None and decoded.isprintable():
-            out.append(f"   ({visible(decoded)})", style="reply.decoded")
+            out.append(f"   ({inert(decoded)})", style="reply.decoded")
     return out
 
 
@@ -75,12 +75,12 @@ class EventRenderer:
             console.print(reply_text(event.reply))
         elif isinstance(event, Sent):
             if event.origin is Origin.AUTO or self.echo_user:
-                console.print(f"> {visible(event.display)}", style="client")
+                console.print(f"> {inert(event.display)}", style="client")
         elif isinstance(event, Connected):
             where = event.peer
             if str(event.endpoint) != event.peer:
                 where = f"{event.endpoint} ({event.peer})"
-            console.print(f"connected to {visible(where)}", style="notice")
+            console.print(f"connected to {inert(where)}", style="notice")
             if event.tls:
                 console.print(tls_summary(event.tls), style="tls")
         elif isinstance(event, TlsStarted):
@@ -88,10 +88,10 @@ class EventRenderer:
         elif isinstance(event, Notice):
             style = {"warning": "warning", "error": "error"}.get(event.level, "notice")
             prefix = "warning: " if event.level == "warning" else ""
-            console.print(prefix + visible(event.text), style=style)
+            console.print(prefix + inert(event.text), style=style)
         elif isinstance(event, Closed):
             if event.failure:
-                console.print(f"error: {visible(event.reason)}", style="error")
+                console.print(f"error: {inert(event.reason)}", style="error")
             else:
                 style = "warning" if event.by_peer else "notice"
-                console.print(visible(event.reason), style=style)
+                console.print(inert(event.reason), style=style)

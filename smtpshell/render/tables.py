@@ -1,7 +1,7 @@
 """Tables for the shell's local commands: `mx`, `caps`, `tls` and the `?` list.
 
 Whatever a DNS server, an SMTP server or its certificate supplied goes into cells
-as ``Text`` (never markup) passed through ``visible``: a name cannot recolour or
+as ``Text`` (never markup) passed through ``inert``: a name cannot recolour or
 clear the terminal.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from smtpshell.core.dns import MxResult
 from smtpshell.protocol.ehlo import EXTENSION_HELP, Capabilities
-from smtpshell.render.text import visible
+from smtpshell.protocol.inert import inert
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -59,7 +59,7 @@ def mx_renderable(result: MxResult) -> RenderableType:
     from rich.text import Text
 
     source = f" (answered by {result.nameserver})" if result.nameserver else ""
-    domain = visible(result.domain)
+    domain = inert(result.domain)
     if result.null_mx:
         return Text(f"{domain} accepts no mail: null MX '0 .' (RFC 7505){source}", style="warning")
     parts: list[RenderableType] = [Text(f"MX records for {domain}{source}", style="heading")]
@@ -94,9 +94,9 @@ def capabilities_renderable(caps: Capabilities, tls: bool = False) -> Renderable
     from rich.console import Group
     from rich.text import Text
 
-    heading = f"EHLO reply from {visible(caps.server_name) or '(no name)'}"
+    heading = f"EHLO reply from {inert(caps.server_name) or '(no name)'}"
     if caps.greeting_text:
-        heading += f": {visible(caps.greeting_text)}"
+        heading += f": {inert(caps.greeting_text)}"
     parts: list[RenderableType] = [Text(heading, style="heading")]
     if caps.extensions:
         parts.append(capabilities_table(caps))
@@ -189,4 +189,4 @@ def _cell(*lines: str) -> Text:
     """One cell, one line per value; server text made visible line by line."""
     from rich.text import Text
 
-    return Text("\n".join(visible(line) for line in lines))
+    return Text("\n".join(inert(line) for line in lines))

@@ -14,8 +14,8 @@ from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
+from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
-from smtpshell.render.text import visible
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.output import OutputQueue
 from smtpshell.shell.recording import Recording
@@ -96,14 +96,14 @@ class Shell:
         self.exit_status = 1
         # The session already reported why it closed; don't say it twice.
         if message != self._last_closed:
-            line = f"error: {visible(message)}"
+            line = f"error: {inert(message)}"
             self._output.put(lambda: self.err_console.print(line, style="error"))
 
     def show(self, renderable: RenderableType) -> None:
         self._output.put(lambda: self.console.print(renderable))
 
     def info(self, message: str) -> None:
-        line = visible(message)
+        line = inert(message)
         self._output.put(lambda: self.console.print(line, style="notice"))
 
     async def ask(self, question: str, secret: bool = False) -> str:

@@ -14,7 +14,7 @@ from smtpshell.core.arguments import ArgumentParser, split_arguments
 from smtpshell.core.authenticate import AuthRejected, authenticate, select_mechanism
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, b64decode_text, b64encode_text
-from smtpshell.render.text import visible
+from smtpshell.protocol.inert import inert
 from smtpshell.shell.registry import LocalCommand
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _show_decoded(ctx: CommandContext, data: str) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     # AUTH PLAIN holds NULs (RFC 4616 2): show them, and never pass ESC through.
-    ctx.show(visible(text))
+    ctx.show(inert(text))
 
 
 async def login(ctx: CommandContext, rest: str) -> None:
@@ -79,7 +79,7 @@ async def login(ctx: CommandContext, rest: str) -> None:
         # The server's reply is already on screen, in colour; say what it means.
         ctx.error(f"authentication failed ({exc.code})")
         return
-    ctx.info(f"authenticated as {visible(username)} with {mechanism}")
+    ctx.info(f"authenticated as {inert(username)} with {mechanism}")
 
 
 COMMANDS = (
