@@ -1,6 +1,8 @@
-"""An SMTP client session: connection, TLS, reply correlation and SMTP state.
+"""An SMTP client session: connection, TLS and reply correlation.
 
 No terminal code here: everything observable is emitted as an event (see events.py).
+The SMTP state (capabilities, DATA, AUTH, which replies are owed) is tracked by
+protocol/state.py; the session feeds it and reads it.
 Two command paths: ``send`` returns any reply (the shell shows a 550 in red),
 ``execute`` raises :class:`NegativeReply` for 4xx/5xx (the sender).
 """
@@ -13,7 +15,6 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, Iterable
-from dataclasses import dataclass, field
 
 from smtpshell.core.events import (
     Closed,
@@ -39,26 +40,13 @@ from smtpshell.errors import (
     SmtpTimeout,
     TlsError,
 )
-from smtpshell.protocol.commands import (
-    auth_initial_response,
-    check_data_line,
-    encode_command,
-    verb_of,
-)
+from smtpshell.protocol.commands import check_data_line, encode_command, verb_of
 from smtpshell.protocol.dotstuff import END_OF_DATA, MAX_TEXT_LINE_OCTETS, DataEncoder, stuff_line
-from smtpshell.protocol.ehlo import Capabilities, parse_ehlo
+from smtpshell.protocol.ehlo import Capabilities
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.reply import Reply
-
-GREETING = "<greeting>"
-END_DATA = "<end of data>"
-AUTH_RESPONSE = "<auth response>"
-
-
-@dataclass
-class _Pending:
-    verb: str
-    future: asyncio.Future[Reply] = field(repr=False)
+from smtpshell.protocol.secrets import split_secret
+from smtpshell.protocol.state import END_DATA, GREETING, SmtpState
 
 
 class Session:
@@ -73,15 +61,39 @@ class Session:
         self.endpoint: Endpoint | None = None
         self.mode = TlsMode.PLAIN  # how the connection was asked for
         self.server_hostname = ""  # the name TLS verifies (usually endpoint.host)
-        self.tls: TlsInfo | None = None
         self.tls_settings = TlsSettings()
-        self.greeting: Reply | None = None
-        self.capabilities: Capabilities | None = None
-        self.in_data = False
-        self.auth_pending = False
+        self._tls: TlsInfo | None = None
+        self._state = SmtpState()
         self._stream: SmtpStream | None = None
-        self._pending: deque[_Pending] = deque()
+        # One future per reply owed, in the order of self._state.awaiting.
+        self._replies: deque[asyncio.Future[Reply]] = deque()
         self._closed_reported = True
+
+    # -- what is known of the conversation ------------------------------------
+
+    @property
+    def greeting(self) -> Reply | None:
+        return self._state.greeting
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """What the last EHLO offered; None before one, after HELO and after STARTTLS."""
+        return self._state.capabilities
+
+    @property
+    def in_data(self) -> bool:
+        """True between DATA's 354 and the reply to the end of data."""
+        return self._state.in_data
+
+    @property
+    def auth_pending(self) -> bool:
+        """True while a 334 waits for a response (RFC 4954 4)."""
+        return self._state.auth_pending
+
+    @property
+    def tls(self) -> TlsInfo | None:
+        """The TLS in use (implicit or after STARTTLS); None in plain text."""
+        return self._tls
 
     # -- observers ----------------------------------------------------------
 
@@ -147,7 +159,7 @@ class Session:
                 self.timeout,
             )
         except BaseException as exc:
-            self._pending.clear()
+            self._forget_replies()
             raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
         reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
         if mode is TlsMode.STARTTLS:
@@ -168,9 +180,10 @@ class Session:
         self.endpoint = endpoint
         self.mode = mode
         if mode is TlsMode.IMPLICIT:
-            self.tls = _describe(transport, self.tls_settings)
+            self._tls = _describe(transport, self.tls_settings)
+            self._state.tls_started()
         peer = transport.get_extra_info("peername")
-        self._emit(Connected(endpoint, mode, _format_peer(peer), self.tls))
+        self._emit(Connected(endpoint, mode, _format_peer(peer), self._tls))
 
     async def _negotiate_starttls(self, helo: str) -> None:
         ehlo = await self.send(f"EHLO {helo}", origin=Origin.AUTO)
@@ -198,21 +211,16 @@ class Session:
         """Send without waiting (pipelining, RFC 2920); the future resolves with the reply."""
         stream = self._require_stream()
         data = encode_command(line)
-        if self.auth_pending and line.strip() == "*":
-            verb, public, secret = AUTH_RESPONSE, line, False  # RFC 4954 4: cancel
-        elif self.auth_pending:
-            verb, public, secret = AUTH_RESPONSE, "", True
-        elif auth_initial_response(line):
-            # RFC 4954 4: the initial response is a credential; only "AUTH MECH" may show.
-            verb, secret = "AUTH", True
-            public = " ".join(line.split()[:2])
-        else:
-            verb, public, secret = verb_of(line), line, False
-        future = self._expect(verb)
+        verb = self._state.verb_for(line)
+        # RFC 4954 4: an AUTH credential never reaches an event; protocol/secrets.py
+        # holds the one rule for which part of a line is one.
+        public, secret = split_secret(line, self._state.auth_pending)
         self._write(stream, data)
+        future = self._expect(verb)
         self._emit(Sent(public, secret, origin))
         return future
 
+    # The checked path of `smtpshell send` (to come); only tests call it so far.
     async def execute(self, line: str, origin: Origin = Origin.AUTO) -> Reply:
         """Send and require a 2xx or 3xx reply."""
         reply = await self.send(line, origin)
@@ -240,11 +248,12 @@ class Session:
 
     async def end_data(self, origin: Origin = Origin.USER) -> Reply:
         stream = self._require_stream()
-        future = self._expect(END_DATA)
         self._write(stream, END_OF_DATA)
+        future = self._expect(END_DATA)
         self._emit(Sent(".", origin=origin, end_of_data=True))
         return await self._wait(future, "the end of data")
 
+    # Message streaming for `smtpshell send` (to come); only tests call it so far.
     async def send_message(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> Reply:
         """Stream a whole message after 354: CRLF-normalised, dot-stuffed, then ".".
 
@@ -260,8 +269,8 @@ class Session:
                 sent += len(data)
                 await stream.drain()
         tail = encoder.finish()
-        future = self._expect(END_DATA)
         self._write(stream, tail)
+        future = self._expect(END_DATA)
         # A summary, not a Sent per line: a recorder must not take it for message text.
         self.notify(f"message sent: {sent + len(tail) - len(END_OF_DATA)} bytes")
         self._emit(Sent(".", origin=Origin.AUTO, end_of_data=True))
@@ -292,8 +301,13 @@ class Session:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         # Nobody may await a future failed by a disconnect: mark it retrieved.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._pending.append(_Pending(verb, future))
+        self._state.sent(verb)
+        self._replies.append(future)
         return future
+
+    def _forget_replies(self) -> None:
+        self._state.closed()
+        self._replies.clear()
 
     async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
         # The time-out bounds the whole reply (a server dripping one byte a second
@@ -309,34 +323,19 @@ class Session:
             raise error from None
 
     def _on_reply(self, reply: Reply) -> None:
-        pending = self._pending.popleft() if self._pending else None
-        if pending is None:
+        verb = self._state.replied(reply)
+        if verb is None:
             self._emit(Received(reply, None, unsolicited=True))
             return
-        self._apply(pending.verb, reply)
-        self._emit(Received(reply, pending.verb))
-        if pending.verb == "STARTTLS" and reply.code == 220:
+        future = self._replies.popleft()
+        self._emit(Received(reply, verb))
+        if self._state.tls_pending:
             assert self._stream is not None
             self._stream.hold_for_tls()
-            asyncio.get_running_loop().create_task(self._upgrade(pending.future, reply))
+            asyncio.get_running_loop().create_task(self._upgrade(future, reply))
             return
-        if not pending.future.done():
-            pending.future.set_result(reply)
-
-    def _apply(self, verb: str, reply: Reply) -> None:
-        """SMTP state that follows from a reply to ``verb``."""
-        if verb == GREETING:
-            self.greeting = reply
-        elif verb in ("EHLO", "LHLO") and reply.code == 250:
-            self.capabilities = parse_ehlo(reply)
-        elif verb == "HELO" and reply.code == 250:
-            self.capabilities = None
-        elif verb == "DATA" and reply.code == 354:
-            self.in_data = True
-        elif verb == END_DATA:
-            self.in_data = False
-        if verb in ("AUTH", AUTH_RESPONSE):
-            self.auth_pending = reply.code == 334
+        if not future.done():
+            future.set_result(reply)
 
     async def _upgrade(self, future: asyncio.Future[Reply], reply: Reply) -> None:
         stream = self._stream
@@ -371,10 +370,9 @@ class Session:
                 "(possible STARTTLS response injection, RFC 3207 5)",
                 "warning",
             )
-        # RFC 3207 4.2: forget everything learned before TLS; a new EHLO is needed.
-        self.capabilities = None
-        self.tls = _describe(transport, self.tls_settings)
-        self._emit(TlsStarted(self.tls))
+        self._state.tls_started()  # RFC 3207 4.2: capabilities forgotten
+        self._tls = _describe(transport, self.tls_settings)
+        self._emit(TlsStarted(self._tls))
         if not future.done():
             future.set_result(reply)
 
@@ -398,12 +396,11 @@ class Session:
         self, error: SmtpShellError, reason: str, by_peer: bool, failure: bool = False
     ) -> None:
         self._stream = None
-        self.in_data = False
-        self.auth_pending = False
-        while self._pending:
-            pending = self._pending.popleft()
-            if not pending.future.done():
-                pending.future.set_exception(error)
+        self._state.closed()
+        while self._replies:
+            future = self._replies.popleft()
+            if not future.done():
+                future.set_exception(error)
         if not self._closed_reported:
             self._closed_reported = True
             self._emit(Closed(reason, by_peer, failure))
