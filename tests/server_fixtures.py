@@ -13,7 +13,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from smtpshell.core.events import Event
+from smtpshell.protocol.endpoint import Endpoint
 from smtpshell.server import BackgroundServer, MaildirStore, ServerConfig
+
+
+def local(port: int) -> Endpoint:
+    """``127.0.0.1:port``: where every test server listens."""
+    return Endpoint("127.0.0.1", port)
+
+
+class Recorder:
+    """A session listener that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
 
 
 def make_config(directory: Path, **overrides: Any) -> ServerConfig:

@@ -16,9 +16,9 @@ from scripted_server import (
     read_command,
     self_signed_context,
 )
-from server_fixtures import stored_messages
+from server_fixtures import Recorder, local, stored_messages
 
-from smtpshell.core.events import Closed, Event, Notice, Received, Sent, TlsStarted
+from smtpshell.core.events import Closed, Notice, Received, Sent, TlsStarted
 from smtpshell.core.session import Session
 from smtpshell.core.tls import TlsSettings
 from smtpshell.errors import (
@@ -33,21 +33,6 @@ from smtpshell.errors import (
 from smtpshell.protocol.auth import plain_response
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.server import BackgroundServer
-
-
-def local(port: int) -> Endpoint:
-    return Endpoint("127.0.0.1", port)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def __call__(self, event: Event) -> None:
-        self.events.append(event)
-
-    def of(self, kind: type[Any]) -> list[Any]:
-        return [event for event in self.events if isinstance(event, kind)]
 
 
 def test_plain_transaction_stores_message_byte_identical(server: BackgroundServer) -> None:

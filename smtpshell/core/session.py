@@ -5,6 +5,8 @@ The SMTP state (capabilities, DATA, AUTH, which replies are owed) is tracked by
 protocol/state.py; the session feeds it and reads it.
 Two command paths: ``send`` returns any reply (the shell shows a 550 in red),
 ``execute`` raises :class:`NegativeReply` for 4xx/5xx (the sender).
+A session owns its connection: ``async with Session() as session`` closes it on the
+way out, whatever the way out is.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import split_secret
 from smtpshell.protocol.state import END_DATA, GREETING, SmtpState
 
+# The longest a close waits for the connection to be gone (the time-out, if
+# shorter) before aborting it: a peer that never answers TLS close_notify, or
+# never reads what is still buffered, would otherwise hold it.
+CLOSE_GRACE = 2.0
+
 
 class Session:
     """One connection to one server at a time."""
@@ -55,6 +62,8 @@ class Session:
     def __init__(self, listener: Listener | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = timeout
         self._listeners: list[Listener] = [listener] if listener else []
+        self._upgrade_task: asyncio.Task[None] | None = None
+        self._last_stream: SmtpStream | None = None  # the newest connection until it is gone
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -68,6 +77,12 @@ class Session:
         # One future per reply owed, in the order of self._state.awaiting.
         self._replies: deque[asyncio.Future[Reply]] = deque()
         self._closed_reported = True
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
 
     # -- what is known of the conversation ------------------------------------
 
@@ -131,8 +146,7 @@ class Session:
         it differs from ``endpoint.host``: an MX host reached by the address our own
         resolver gave.
         """
-        if self.connected:
-            await self.close()
+        await self.close()  # the old connection (and any handshake on it) ends first
         self._reset_state()
         self.tls_settings = tls or TlsSettings()
         self.server_hostname = server_hostname or endpoint.host
@@ -148,17 +162,18 @@ class Session:
             lambda exc: self._on_lost(exc) if self._stream is stream else None,
         )
         try:
-            await asyncio.wait_for(
-                loop.create_connection(
+            async with asyncio.timeout(self.timeout):
+                await loop.create_connection(
                     lambda: stream,
                     endpoint.host,
                     endpoint.port,
                     ssl=context,
                     server_hostname=self.server_hostname if context else None,
-                ),
-                self.timeout,
-            )
-        except BaseException as exc:
+                )
+        except asyncio.CancelledError:
+            self._forget_replies()
+            raise
+        except Exception as exc:
             self._forget_replies()
             raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
         reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
@@ -175,7 +190,7 @@ class Session:
         self, stream: SmtpStream, transport: asyncio.Transport, endpoint: Endpoint, mode: TlsMode
     ) -> None:
         # Runs before create_connection returns, and before the greeting is parsed.
-        self._stream = stream
+        self._stream = self._last_stream = stream
         self._closed_reported = False
         self.endpoint = endpoint
         self.mode = mode
@@ -282,14 +297,33 @@ class Session:
         stream.transport.write(data)
 
     async def close(self) -> None:
-        """Close from our side (no QUIT: that is for the user or the sender to send)."""
+        """Close from our side (no QUIT: that is for the user or the sender to send).
+
+        Returns once the connection is gone and any TLS handshake is cancelled, so
+        nothing is left to the garbage collector; what does not end within
+        min(CLOSE_GRACE, time-out) is aborted.
+        """
         stream = self._stream
-        if stream is None:
-            return
-        self._finish(ConnectionClosed("connection closed"), "connection closed", by_peer=False)
-        if stream.transport is not None:
-            stream.transport.close()
-        await asyncio.sleep(0)
+        if stream is not None:
+            self._finish(ConnectionClosed("connection closed"), "connection closed", by_peer=False)
+            if stream.transport is not None:
+                stream.transport.close()
+        await self._release()
+
+    async def _release(self) -> None:
+        grace = min(CLOSE_GRACE, self.timeout)
+        task, self._upgrade_task = self._upgrade_task, None
+        stream, self._last_stream = self._last_stream, None
+        try:
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=grace)
+            if stream is not None:
+                await stream.wait_gone(grace)
+        except asyncio.CancelledError:
+            if stream is not None:
+                stream.abort()  # cancelled while waiting: still leave no socket open
+            raise
 
     # -- reply correlation --------------------------------------------------
 
@@ -312,9 +346,12 @@ class Session:
     async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
         # The time-out bounds the whole reply (a server dripping one byte a second
         # would never trip a per-read time-out); shield keeps the reply correlated
-        # if the caller is cancelled (Ctrl-C in the shell).
+        # if the caller is cancelled (Ctrl-C in the shell). asyncio.timeout, not
+        # wait_for: Python 3.11's wait_for returns the result instead of raising
+        # when the cancellation and the reply arrive together (CPython gh-86296).
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.shield(future)
         except TimeoutError:
             error = SmtpTimeout(
                 f"no complete reply to {what} within {self.timeout:g} s{hint}; connection closed"
@@ -330,38 +367,38 @@ class Session:
         future = self._replies.popleft()
         self._emit(Received(reply, verb))
         if self._state.tls_pending:
-            assert self._stream is not None
-            self._stream.hold_for_tls()
-            asyncio.get_running_loop().create_task(self._upgrade(future, reply))
+            stream = self._stream
+            assert stream is not None
+            stream.hold_for_tls()
+            # Kept, so that a close or a new connection can cancel and await it.
+            self._upgrade_task = asyncio.get_running_loop().create_task(
+                self._upgrade(stream, future, reply)
+            )
             return
         if not future.done():
             future.set_result(reply)
 
-    async def _upgrade(self, future: asyncio.Future[Reply], reply: Reply) -> None:
-        stream = self._stream
-        assert stream is not None and stream.transport is not None
-        loop = asyncio.get_running_loop()
+    async def _upgrade(
+        self, stream: SmtpStream, future: asyncio.Future[Reply], reply: Reply
+    ) -> None:
+        """The handshake after STARTTLS's 220; ``future`` gets the 220 once TLS is on."""
         try:
-            context = self.tls_settings.context()
-            transport = await loop.start_tls(
-                stream.transport, stream, context, server_hostname=self.server_hostname
-            )
+            transport = await stream.start_tls(self.tls_settings.context(), self.server_hostname)
         except (ssl.SSLError, OSError, TlsError) as exc:
             message = (
                 str(exc)
                 if isinstance(exc, TlsError)
                 else explain_tls_failure(exc, self.server_hostname, TlsMode.STARTTLS)
             )
-            self._fail(TlsError(message))
-            if not future.done():
-                future.set_exception(TlsError(message))
+            self._fail_during_handshake(stream, future, TlsError(message))
             return
         except asyncio.CancelledError:
-            self._fail(ConnectionClosed("TLS handshake cancelled"))
+            closed = ConnectionClosed("connection closed during the TLS handshake")
+            self._fail_during_handshake(stream, future, closed)
             raise
-        assert transport is not None
         if self._stream is not stream:  # closed or replaced during the handshake
             transport.close()
+            _settle(future, ConnectionClosed("connection closed during the TLS handshake"))
             return
         dropped = stream.resume_after_tls(transport)
         if dropped:
@@ -376,6 +413,13 @@ class Session:
         if not future.done():
             future.set_result(reply)
 
+    def _fail_during_handshake(
+        self, stream: SmtpStream, future: asyncio.Future[Reply], error: SmtpShellError
+    ) -> None:
+        if self._stream is stream:
+            self._fail(error)
+        _settle(future, error)
+
     # -- failures -----------------------------------------------------------
 
     def _on_protocol_error(self, exc: ProtocolError) -> None:
@@ -389,8 +433,8 @@ class Session:
         """Close after an error: a desynchronised stream is never reused."""
         stream = self._stream
         self._finish(error, str(error), by_peer=False, failure=True)
-        if stream is not None and stream.transport is not None:
-            stream.transport.abort()
+        if stream is not None:
+            stream.abort()
 
     def _finish(
         self, error: SmtpShellError, reason: str, by_peer: bool, failure: bool = False
@@ -398,9 +442,7 @@ class Session:
         self._stream = None
         self._state.closed()
         while self._replies:
-            future = self._replies.popleft()
-            if not future.done():
-                future.set_exception(error)
+            _settle(self._replies.popleft(), error)
         if not self._closed_reported:
             self._closed_reported = True
             self._emit(Closed(reason, by_peer, failure))
@@ -409,6 +451,11 @@ class Session:
         if self._stream is None:
             raise NotConnected("not connected (use connect HOST[:PORT])")
         return self._stream
+
+
+def _settle(future: asyncio.Future[Reply], error: SmtpShellError) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 async def _aiter(chunks: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
@@ -437,8 +484,8 @@ def _greeting_hint(endpoint: Endpoint, mode: TlsMode) -> str:
 
 
 def _connect_error(
-    exc: BaseException, endpoint: Endpoint, hostname: str, mode: TlsMode, timeout: float
-) -> BaseException:
+    exc: Exception, endpoint: Endpoint, hostname: str, mode: TlsMode, timeout: float
+) -> Exception:
     if isinstance(exc, TimeoutError):
         return SmtpTimeout(f"connecting to {endpoint} timed out after {timeout:g} s")
     if isinstance(exc, ssl.SSLError):
