@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_server import ScriptedServer, read_command, self_signed_context
+from scripted_server import (
+    ScriptedServer,
+    answer_first_command,
+    read_command,
+    self_signed_context,
+)
 from server_fixtures import local
 
 from smtpshell.core.events import Event, Received, Sent
@@ -85,14 +90,6 @@ def test_cancelling_a_task_inside_async_with_closes_the_session_and_propagates()
 
 
 def test_cancelling_a_send_as_its_reply_arrives_still_raises_cancelled_error() -> None:
-    async def answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"220 hi\r\n")
-        await writer.drain()
-        await read_command(reader)
-        writer.write(b"250 ok\r\n")
-        await writer.drain()
-        await reader.read()
-
     async def scenario(port: int) -> None:
         session = Session(timeout=5)
         await session.connect(local(port))
@@ -109,7 +106,7 @@ def test_cancelling_a_send_as_its_reply_arrives_still_raises_cancelled_error() -
             await task
         await session.close()
 
-    with ScriptedServer(answers) as scripted:
+    with ScriptedServer(answer_first_command(b"250 ok\r\n")) as scripted:
         asyncio.run(scenario(scripted.port))
 
 
