@@ -54,6 +54,7 @@ def test_plain_transaction_stores_message_byte_identical(server: BackgroundServe
         assert reply.code == 250
         assert not session.in_data
         await session.send("QUIT")
+        await session.close()
 
     asyncio.run(scenario())
     expected = "\r\n".join(body) + "\r\n"
@@ -77,6 +78,7 @@ def test_starttls_mid_session_forgets_capabilities(server: BackgroundServer) -> 
         assert "PLAIN" in session.capabilities.auth_mechanisms
         assert (await session.send(f"AUTH PLAIN {plain_response(USER, PASSWORD)}")).code == 235
         await session.send("QUIT")
+        await session.close()
 
     asyncio.run(scenario())
     assert len(events.of(TlsStarted)) == 1
@@ -96,6 +98,7 @@ def test_implicit_tls_with_cafile(server: BackgroundServer) -> None:
         assert "IP:127.0.0.1" in session.tls.certificate.alt_names
         assert len(session.tls.certificate.sha256.split(":")) == 32
         await session.send("QUIT")
+        await session.close()
 
     asyncio.run(scenario())
 
@@ -108,6 +111,7 @@ def test_starttls_mode_negotiates_before_returning(server: BackgroundServer) -> 
         )
         assert session.tls is not None
         assert session.capabilities is None
+        await session.close()
 
     asyncio.run(scenario())
 
@@ -196,6 +200,7 @@ def test_starttls_refused_mid_session_keeps_plain() -> None:
         reply = await session.send("STARTTLS")
         assert reply.code == 454
         assert session.connected and session.tls is None
+        await session.close()
 
     with ScriptedServer(_ehlo_without_starttls) as scripted:
         asyncio.run(scenario(scripted.port))
@@ -389,6 +394,7 @@ def test_streamed_message_normalised_and_stuffed(server: BackgroundServer) -> No
         reply = await session.send_message(chunks())
         assert reply.code == 250
         await session.send("QUIT")
+        await session.close()
 
     asyncio.run(scenario())
     expected = b"line one\r\n.dot line\r\n..two\r\nlast\r\n" * count

@@ -26,7 +26,7 @@ from server_fixtures import local
 from smtpshell.core.events import Event, Received, Sent
 from smtpshell.core.session import Session
 from smtpshell.core.tls import TlsSettings
-from smtpshell.errors import ConnectionClosed, NegativeReply, SmtpTimeout
+from smtpshell.errors import ConnectionClosed, NegativeReply, SmtpTimeout, TlsError
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.server import BackgroundServer
 
@@ -201,3 +201,26 @@ def test_a_handshake_outlasting_the_time_out_ends_without_a_stray_error() -> Non
         asyncio.run(scenario(scripted.port))
     assert hello_seen.is_set()
     assert loop_errors == []
+
+
+def test_a_failed_connect_leaves_no_connection_behind() -> None:
+    server_saw_the_end = threading.Event()
+
+    async def no_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 plain only\r\n")
+        await read_command(reader)
+        writer.write(b"250-plain.test\r\n250 PIPELINING\r\n")
+        await writer.drain()
+        try:
+            await reader.read()
+        finally:
+            server_saw_the_end.set()
+
+    async def scenario(port: int) -> None:
+        session = Session(timeout=5)
+        with pytest.raises(TlsError, match="does not offer STARTTLS"):
+            await session.connect(local(port), TlsMode.STARTTLS)
+        assert server_saw_the_end.wait(SERVER_DEADLINE)
+
+    with ScriptedServer(no_starttls) as scripted:
+        asyncio.run(scenario(scripted.port))

@@ -176,9 +176,14 @@ class Session:
         except Exception as exc:
             self._forget_replies()
             raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
-        reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
-        if mode is TlsMode.STARTTLS:
-            await self._negotiate_starttls(helo)
+        try:
+            reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
+            if mode is TlsMode.STARTTLS:
+                await self._negotiate_starttls(helo)
+        except SmtpShellError:
+            if not self.connected:
+                await self._release()  # the failed connection is gone before its error
+            raise
         return reply
 
     async def open(self, options: ConnectOptions) -> Reply:
