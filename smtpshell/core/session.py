@@ -50,9 +50,8 @@ from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import split_secret
 from smtpshell.protocol.state import END_DATA, GREETING, SmtpState
 
-# The longest a close waits for the connection to be gone (the time-out, if
-# shorter) before aborting it: a peer that never answers TLS close_notify, or
-# never reads what is still buffered, would otherwise hold it.
+# How long a close waits (at most the time-out) before aborting: a peer that never
+# answers TLS close_notify, or never reads what is buffered, would hold it.
 CLOSE_GRACE = 2.0
 
 
@@ -151,25 +150,9 @@ class Session:
         self.tls_settings = tls or TlsSettings()
         self.server_hostname = server_hostname or endpoint.host
         context = self.tls_settings.context() if mode is TlsMode.IMPLICIT else None
-        loop = asyncio.get_running_loop()
         greeting = self._expect(GREETING)
-        # Callbacks act only while their stream is the current one: a replaced
-        # connection's late connection_lost must not close its successor.
-        stream = SmtpStream(
-            lambda transport: self._on_made(stream, transport, endpoint, mode),
-            lambda reply: self._on_reply(reply) if self._stream is stream else None,
-            lambda exc: self._on_protocol_error(exc) if self._stream is stream else None,
-            lambda exc: self._on_lost(exc) if self._stream is stream else None,
-        )
         try:
-            async with asyncio.timeout(self.timeout):
-                await loop.create_connection(
-                    lambda: stream,
-                    endpoint.host,
-                    endpoint.port,
-                    ssl=context,
-                    server_hostname=self.server_hostname if context else None,
-                )
+            await self._dial(endpoint, mode, context)
         except asyncio.CancelledError:
             self._forget_replies()
             raise
@@ -185,6 +168,26 @@ class Session:
                 await self._release()  # the failed connection is gone before its error
             raise
         return reply
+
+    async def _dial(
+        self, endpoint: Endpoint, mode: TlsMode, context: ssl.SSLContext | None
+    ) -> None:
+        # Callbacks act only while their stream is the current one: a replaced
+        # connection's late connection_lost must not close its successor.
+        stream = SmtpStream(
+            lambda transport: self._on_made(stream, transport, endpoint, mode),
+            lambda reply: self._on_reply(reply) if self._stream is stream else None,
+            lambda exc: self._on_protocol_error(exc) if self._stream is stream else None,
+            lambda exc: self._on_lost(exc) if self._stream is stream else None,
+        )
+        async with asyncio.timeout(self.timeout):
+            await asyncio.get_running_loop().create_connection(
+                lambda: stream,
+                endpoint.host,
+                endpoint.port,
+                ssl=context,
+                server_hostname=self.server_hostname if context else None,
+            )
 
     async def open(self, options: ConnectOptions) -> Reply:
         """Connect as ``options`` say (their time-out becomes the session's)."""
@@ -208,16 +211,14 @@ class Session:
     async def _negotiate_starttls(self, helo: str) -> None:
         ehlo = await self.send(f"EHLO {helo}", origin=Origin.AUTO)
         if ehlo.code != 250 or self.capabilities is None:
-            await self._abort(TlsError(f"EHLO failed ({ehlo.code}): cannot ask for STARTTLS"))
+            error = TlsError(f"EHLO failed ({ehlo.code}): cannot ask for STARTTLS")
         elif not self.capabilities.has("STARTTLS"):
-            await self._abort(
-                TlsError("the server does not offer STARTTLS; not continuing in plain text")
-            )
-        reply = await self.send("STARTTLS", origin=Origin.AUTO)
-        if reply.code != 220:
-            await self._abort(TlsError(f"the server refused STARTTLS: {reply.code} {reply.text}"))
-
-    async def _abort(self, error: SmtpShellError) -> None:
+            error = TlsError("the server does not offer STARTTLS; not continuing in plain text")
+        else:
+            reply = await self.send("STARTTLS", origin=Origin.AUTO)
+            if reply.code == 220:
+                return
+            error = TlsError(f"the server refused STARTTLS: {reply.code} {reply.text}")
         self._fail(error)
         raise error
 
@@ -351,9 +352,8 @@ class Session:
     async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
         # The time-out bounds the whole reply (a server dripping one byte a second
         # would never trip a per-read time-out); shield keeps the reply correlated
-        # if the caller is cancelled (Ctrl-C in the shell). asyncio.timeout, not
-        # wait_for: Python 3.11's wait_for returns the result instead of raising
-        # when the cancellation and the reply arrive together (CPython gh-86296).
+        # if the caller is cancelled (Ctrl-C in the shell). Not wait_for: on 3.11 it
+        # returns the reply when a cancellation comes with it (CPython gh-86296).
         try:
             async with asyncio.timeout(self.timeout):
                 return await asyncio.shield(future)
