@@ -1,5 +1,5 @@
 """Shared fixtures: the embedded server on free loopback ports, a private data home,
-and the shell in a real pseudo-terminal."""
+the shell in a real pseudo-terminal, and the real servers of the interop tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from interop_env import InteropEnv, require_interop
 from pty_shell import ShellPty
 from server_fixtures import make_config
 
@@ -29,6 +30,13 @@ def server(tmp_path: Path, cert_dir: Path) -> Iterator[BackgroundServer]:
     config = make_config(tmp_path, cert_dir=cert_dir, users={USER: PASSWORD})
     with BackgroundServer(config) as running:
         yield running
+
+
+@pytest.fixture
+def env() -> InteropEnv:
+    """The Postfix + Dovecot + DNS of tests/servers/start, or a skip when they are
+    not running (a failure with SMTPSHELL_INTEROP_REQUIRED=1)."""
+    return require_interop()
 
 
 @pytest.fixture

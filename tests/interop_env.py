@@ -309,6 +309,9 @@ def _as_bytes(marker: bytes | str) -> bytes:
     return marker.encode("utf-8") if isinstance(marker, str) else marker
 
 
+POLL_INTERVAL = 0.05  # seconds between two looks at the maildir
+
+
 def wait_for_delivery(
     env: InteropEnv, marker: bytes | str, *, mailbox: str = "alice", timeout: float = 10.0
 ) -> Path:
@@ -319,6 +322,8 @@ def wait_for_delivery(
     """
     needle = _as_bytes(marker)
     maildir = env.maildir(mailbox)
+    # Postfix delivers in its own processes and tells nobody when it is done:
+    # polling the maildir until the deadline is all there is.
     deadline = time.monotonic() + timeout
     while True:
         found = []
@@ -340,7 +345,7 @@ def wait_for_delivery(
                 f"no message containing {needle!r} in {maildir} after {timeout:.0f}s "
                 f"(see {env.postfix_log})"
             )
-        time.sleep(0.05)
+        time.sleep(POLL_INTERVAL)
 
 
 def find_delivered(

@@ -1,30 +1,20 @@
-"""Helpers for smtpshell's own interop tests against the real Postfix + Dovecot + DNS.
+"""Helpers for the interop tests against the real Postfix + Dovecot + DNS.
 
 The servers come from ``tests/servers/start`` (see ``interop_env``). These helpers
-build what a user would type (base64 computed here, independently of smtpshell's
-own encoders), drive a ``ShellPty`` through a dialogue, and tell whether a local
-command is present in the shell under test.
+build what a user would type (base64 computed by ``auth_text``, independently of
+smtpshell's own encoders), and what the shell and the Postfix log should show.
+They import nothing from smtpshell: the smoke tests use them too.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import os
 import re
 import ssl
-import subprocess
-import sys
 import uuid
-from functools import cache
 
+from auth_text import b64
 from interop_env import InteropEnv, InteropUser
-
-
-def b64(text: str | bytes) -> str:
-    """Base64 of the UTF-8 bytes, no line breaks: what AUTH wants (RFC 4954 4)."""
-    raw = text.encode("utf-8") if isinstance(text, str) else text
-    return base64.b64encode(raw).decode("ascii")
 
 
 def plain_response(user: InteropUser, password: str | None = None) -> str:
@@ -62,23 +52,3 @@ def improper_pipelining(env: InteropEnv, needle: str) -> list[str]:
 def prompt(env: InteropEnv, port: int, state: str) -> str:
     """The regex of the shell's prompt, e.g. ``127\\.0\\.0\\.1:10025 tls>``."""
     return re.escape(f"{env.host}:{port} {state}>")
-
-
-@cache
-def local_commands() -> str:
-    """What ``?`` lists in the shell under test (piped, so plain text)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "smtpshell", "--no-history"],
-        input="?\n",
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        check=False,
-    )
-    return done.stdout
-
-
-def has_local_command(name: str) -> bool:
-    """True when ``?`` lists a local command called ``name``."""
-    return any(line.split(" ", 1)[0] == name for line in local_commands().splitlines())

@@ -22,7 +22,7 @@ class ScriptedServer:
         self._handler = handler
         self._ssl = ssl_context
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.Server | None = None
         self.port = 0
         self.errors: list[BaseException] = []
@@ -39,6 +39,15 @@ class ScriptedServer:
         finally:
             self._writers.discard(writer)
             writer.close()
+
+    def _run(self) -> None:
+        loop = self._loop
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
 
     def __enter__(self) -> ScriptedServer:
         self._thread.start()
@@ -58,13 +67,15 @@ class ScriptedServer:
             # cancelling them would make asyncio log the cancellation as an error.
             for writer in list(self._writers):
                 writer.transport.abort()
-            for _ in range(50):
-                others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-                if not others:
-                    break
-                await asyncio.sleep(0.01)
-            for task in others:
-                task.cancel()
+            others = asyncio.all_tasks() - {asyncio.current_task()}
+            if others:
+                # A handler that ignores the abort (one waiting on the test, say) is
+                # cancelled after a grace period.
+                _, stuck = await asyncio.wait(others, timeout=0.5)
+                for task in stuck:
+                    task.cancel()
+                if stuck:
+                    await asyncio.wait(stuck)
 
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -6,14 +6,35 @@ on ``sys.path`` for modules in it.
 
 from __future__ import annotations
 
-import base64
 import socket
 import ssl
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from auth_text import b64 as b64  # also here for the modules that import it from here
+
+from smtpshell.core.events import Event
+from smtpshell.protocol.endpoint import Endpoint
 from smtpshell.server import BackgroundServer, MaildirStore, ServerConfig
+
+
+def local(port: int) -> Endpoint:
+    """``127.0.0.1:port``: where every test server listens."""
+    return Endpoint("127.0.0.1", port)
+
+
+class Recorder:
+    """A session listener that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [event for event in self.events if isinstance(event, kind)]
 
 
 def make_config(directory: Path, **overrides: Any) -> ServerConfig:
@@ -38,11 +59,6 @@ def start_server(
 def verified_context(ca_file: Path) -> ssl.SSLContext:
     """A client context that trusts only the server's CA, verifying host names."""
     return ssl.create_default_context(cafile=str(ca_file))
-
-
-def b64(data: bytes | str) -> str:
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    return base64.b64encode(raw).decode("ascii")
 
 
 class RawSmtpClient:

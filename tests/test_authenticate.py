@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_text import b64
 from scripted_server import ScriptedServer, read_command
-from server_fixtures import b64, make_config
+from server_fixtures import make_config
 
 from smtpshell.core.authenticate import (
     AuthProtocolError,

@@ -46,9 +46,13 @@ async def smtp_servers() -> AsyncIterator[int]:
                  REFUSING: b"554 5.7.1 no SMTP service here\r\n", SILENT: b""}  # fmt: skip
 
     writers: list[asyncio.StreamWriter] = []
+    handlers: list[asyncio.Task[Any]] = []
 
     def handler(greeting: bytes) -> Any:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            handlers.append(task)
             writers.append(writer)
             writer.write(greeting)
             await reader.read()
@@ -68,7 +72,10 @@ async def smtp_servers() -> AsyncIterator[int]:
             server.close()
         for writer in writers:
             writer.transport.abort()  # ends each handler's read with EOF
-        await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            await asyncio.gather(*handlers)
+            for server in servers:
+                await server.wait_closed()
 
 
 def zone(*mx: tuple[int, str], **addresses: str) -> Records:

@@ -14,8 +14,8 @@ import dns.exception
 import dns.message
 import dns.query
 import pytest
-from interop_env import InteropEnv, expected_delivery, find_delivered, require_interop
-from interop_fixtures import has_local_command, marker, prompt
+from interop_env import InteropEnv, expected_delivery, find_delivered
+from interop_fixtures import marker, prompt
 from pty_shell import ShellPty, converse
 
 pytestmark = pytest.mark.interop
@@ -24,11 +24,9 @@ Start = Callable[..., ShellPty]
 GREETING = r"220 mail\.interop\.test ESMTP Postfix"
 
 
-@pytest.fixture
-def env() -> InteropEnv:
-    env = require_interop()
-    if not has_local_command("mx"):
-        pytest.skip("this smtpshell has no `mx` local command yet (issue 4): `?` does not list it")
+@pytest.fixture(autouse=True)
+def dns_answers(env: InteropEnv) -> None:
+    """Fail at once, naming its log, when the DNS server of tests/servers/start is silent."""
     query = dns.message.make_query("interop.test.", "MX")
     try:
         dns.query.udp(query, env.host, port=env.dns_port, timeout=2)
@@ -36,7 +34,6 @@ def env() -> InteropEnv:
         pytest.fail(
             f"the DNS server on {env.nameserver} does not answer ({exc!r}); see {env.dns_log}"
         )
-    return env
 
 
 def shell(start_shell: Start, env: InteropEnv, *args: str) -> ShellPty:

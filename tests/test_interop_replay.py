@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from auth_text import b64
 from cli_runner import run_cli
-from interop_env import InteropEnv, expected_delivery, find_delivered, require_interop
-from interop_fixtures import b64, marker, prompt
+from interop_env import InteropEnv, expected_delivery, find_delivered
+from interop_fixtures import marker, prompt
 from pty_shell import ShellPty, converse
 
 pytestmark = pytest.mark.interop
@@ -23,11 +24,6 @@ pytestmark = pytest.mark.interop
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = ROOT / "transcripts"
 QUEUED = re.compile(r"250 2\.0\.0 Ok: queued as ([0-9A-F]+)")
-
-
-@pytest.fixture
-def env() -> InteropEnv:
-    return require_interop()
 
 
 def login_vars(env: InteropEnv) -> list[str]:

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from auth_text import b64
 from conftest import history_text
-from interop_env import InteropEnv, expected_delivery, find_delivered, require_interop
+from interop_env import InteropEnv, expected_delivery, find_delivered
 from interop_fixtures import (
-    b64,
     improper_pipelining,
     marker,
     plain_response,
@@ -35,11 +35,6 @@ EHLO_AFTER_TLS = (
     r"250-mail\.interop\.test\n250-PIPELINING\n250-SIZE 52428800\n250-VRFY\n250-ETRN\n"
     r"250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250-SMTPUTF8\n250 CHUNKING\n"
 )
-
-
-@pytest.fixture
-def env() -> InteropEnv:
-    return require_interop()
 
 
 def start(start_shell: Start, env: InteropEnv, port: int, *options: str) -> ShellPty:

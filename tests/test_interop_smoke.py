@@ -14,42 +14,24 @@ import smtplib
 import socket
 import ssl
 import unicodedata
-import uuid
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import pytest
+from auth_text import b64
 from interop_env import (
     InteropEnv,
     InteropUser,
     delivered_message,
     expected_delivery,
     find_delivered,
-    require_interop,
     wait_for_delivery,
 )
+from interop_fixtures import marker, plain_response
 
 pytestmark = pytest.mark.interop
 
 TIMEOUT = 10
-
-
-@pytest.fixture
-def env() -> InteropEnv:
-    return require_interop()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def plain_credentials(user: InteropUser) -> str:
-    """AUTH PLAIN initial response: base64 of UTF-8, no line breaks."""
-    return b64(b"\0" + user.address.encode("utf-8") + b"\0" + user.password.encode("utf-8"))
-
-
-def marker() -> str:
-    return f"interop-smoke-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
@@ -169,7 +151,7 @@ def test_submission_refuses_mail_before_starttls_and_auth(env: InteropEnv) -> No
         code, text = client.docmd("MAIL FROM:<alice@interop.test>")
         assert code == 530 and b"Authentication required" in text
 
-        assert client.docmd("AUTH PLAIN", plain_credentials(env.alice))[0] == 235
+        assert client.docmd("AUTH PLAIN", plain_response(env.alice))[0] == 235
         assert client.docmd("MAIL FROM:<alice@interop.test>")[0] == 250
         code, text = client.docmd("RCPT TO:<someone@example.com>")
         assert code == 550  # nothing leaves this machine, even after AUTH
@@ -180,7 +162,7 @@ def test_auth_plain_on_smtps(env: InteropEnv, smtps: smtplib.SMTP_SSL, who: str)
     # bob's password is non-ASCII: base64 of its UTF-8 bytes (smtplib.login()
     # cannot do this, it encodes the password as ASCII).
     user = env.users[who]
-    code, text = smtps.docmd("AUTH PLAIN", plain_credentials(user))
+    code, text = smtps.docmd("AUTH PLAIN", plain_response(user))
     assert (code, text) == (235, b"2.7.0 Authentication successful")
 
 
@@ -207,15 +189,15 @@ def test_auth_after_helo_on_smtps(env: InteropEnv) -> None:
         env.host, env.smtps_port, context=env.ssl_context(), timeout=TIMEOUT
     ) as client:
         assert client.helo("smoke.test")[0] == 250
-        assert client.docmd("AUTH PLAIN", plain_credentials(env.alice))[0] == 235
+        assert client.docmd("AUTH PLAIN", plain_response(env.alice))[0] == 235
 
 
 def test_wrong_password_gets_535(env: InteropEnv, smtps: smtplib.SMTP_SSL) -> None:
     wrong = InteropUser("alice", env.alice.address, "not-" + env.alice.password, env.alice.maildir)
-    code, text = smtps.docmd("AUTH PLAIN", plain_credentials(wrong))
+    code, text = smtps.docmd("AUTH PLAIN", plain_response(wrong))
     assert code == 535 and text.startswith(b"5.7.8")
     # The session survives a failed AUTH.
-    assert smtps.docmd("AUTH PLAIN", plain_credentials(env.alice))[0] == 235
+    assert smtps.docmd("AUTH PLAIN", plain_response(env.alice))[0] == 235
 
 
 def test_password_bytes_are_compared_as_sent(env: InteropEnv, smtps: smtplib.SMTP_SSL) -> None:
@@ -224,7 +206,7 @@ def test_password_bytes_are_compared_as_sent(env: InteropEnv, smtps: smtplib.SMT
     nfd = unicodedata.normalize("NFD", env.bob.password)
     assert nfd != env.bob.password
     other_form = InteropUser("bob", env.bob.address, nfd, env.bob.maildir)
-    assert smtps.docmd("AUTH PLAIN", plain_credentials(other_form))[0] == 535
+    assert smtps.docmd("AUTH PLAIN", plain_response(other_form))[0] == 535
 
 
 # --------------------------------------------------------------------------
@@ -256,7 +238,7 @@ def sample_message(env: InteropEnv, tag: str) -> bytes:
 
 
 def test_message_arrives_byte_identical(env: InteropEnv) -> None:
-    tag = marker()
+    tag = marker("interop-smoke")
     original = sample_message(env, tag)
     with smtplib.SMTP(env.host, env.smtp_port, timeout=TIMEOUT) as client:
         client.starttls(context=env.ssl_context())
@@ -279,12 +261,12 @@ def test_message_arrives_byte_identical(env: InteropEnv) -> None:
 
 
 def test_submission_with_auth_delivers(env: InteropEnv) -> None:
-    tag = marker()
+    tag = marker("interop-smoke")
     original = f"Subject: {tag}\r\nFrom: {env.bob.address}\r\n\r\nvia submission\r\n".encode()
     with smtplib.SMTP(env.host, env.submission_port, timeout=TIMEOUT) as client:
         client.starttls(context=env.ssl_context())
         client.ehlo("smoke.test")
-        assert client.docmd("AUTH PLAIN", plain_credentials(env.bob))[0] == 235
+        assert client.docmd("AUTH PLAIN", plain_response(env.bob))[0] == 235
         refused = client.sendmail(env.bob.address, [env.alice.address, env.bob.address], original)
         assert refused == {}
     for mailbox in ("alice", "bob"):

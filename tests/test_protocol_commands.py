@@ -9,11 +9,9 @@ from hypothesis import strategies as st
 from smtpshell.errors import CommandRejected, SmtpShellError
 from smtpshell.protocol.commands import (
     SMTP_VERBS,
-    auth_initial_response,
     check_command,
     check_data_line,
     encode_command,
-    is_starttls,
     verb_of,
 )
 
@@ -186,48 +184,3 @@ def test_data_line_rejects_cr_lf_nul(bad: str) -> None:
 @pytest.mark.parametrize("good", ["", ".", "..", "Subject: hi", "\tfolded", "\x1b[1m esc ok", "ü"])
 def test_data_line_allows_other_characters(good: str) -> None:
     check_data_line(good)
-
-
-# ------------------------------------------------------- auth_initial_response
-
-
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=", True),
-        ("auth plain dGVzdAB0ZXN0ADEyMzQ=", True),
-        ("Auth Plain x", True),
-        ("  AUTH   PLAIN   dGVzdA==  ", True),
-        ("AUTH\tPLAIN\tdGVzdA==", True),
-        ("AUTH PLAIN =", True),  # "=" is an empty initial response (RFC 4954 4)
-        ("AUTH XOAUTH2 dXNlcj1hAWF1dGg9QmVhcmVyIHQBAQ== extra", True),
-        ("AUTH PLAIN", False),
-        ("AUTH LOGIN", False),
-        ("AUTH CRAM-MD5 ", False),
-        ("AUTH", False),
-        ("", False),
-        ("MAIL FROM:<a> AUTH=<>", False),
-        ("NOAUTH PLAIN x", False),
-        ("AUTHX PLAIN x", False),
-    ],
-)
-def test_auth_initial_response(line: str, expected: bool) -> None:
-    assert auth_initial_response(line) is expected
-
-
-# ------------------------------------------------------------------ is_starttls
-
-
-@pytest.mark.parametrize(
-    ("line", "expected"),
-    [
-        ("STARTTLS", True),
-        ("starttls", True),
-        ("  StartTLS  ", True),
-        ("STARTTLS x", False),
-        ("STARTTL", False),
-        ("", False),
-    ],
-)
-def test_is_starttls(line: str, expected: bool) -> None:
-    assert is_starttls(line) is expected

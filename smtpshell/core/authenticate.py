@@ -22,10 +22,9 @@ from smtpshell.protocol.auth import (
 )
 from smtpshell.protocol.commands import MAX_COMMAND_OCTETS
 from smtpshell.protocol.ehlo import Capabilities
+from smtpshell.protocol.endpoint import find_control
 from smtpshell.protocol.reply import Reply
-
-# RFC 4954 4: "*" alone cancels an exchange; the server answers 501.
-CANCEL = "*"
+from smtpshell.protocol.secrets import CANCEL
 
 
 class AuthError(SmtpShellError):
@@ -143,7 +142,7 @@ def _check_credentials(mech: str, username: str, secret: str, authzid: str) -> N
     # NUL separates PLAIN's fields (RFC 4616 2) and \x01 XOAUTH2's; CR and LF would
     # end the line. No mechanism has a use for any control character.
     for what, text in (("user name", username), ("password", secret), ("authzid", authzid)):
-        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        if find_control(text) is not None:
             raise BadCredentials(f"the {what} contains a control character")
     if mech == "CRAM-MD5" and " " in username:
         # RFC 2195 2: the response is "user SP digest"; servers split at a space.
@@ -189,6 +188,7 @@ async def _finish(session: Session, mech: str, reply: Reply) -> Reply:
 
 
 async def _cancel(session: Session) -> None:
+    # RFC 4954 4: "*" alone cancels an exchange; the server answers 501.
     if session.connected and session.auth_pending:
         await _send(session, CANCEL)
 

@@ -1,8 +1,12 @@
-"""An SMTP client session: connection, TLS, reply correlation and SMTP state.
+"""An SMTP client session: connection, TLS and reply correlation.
 
 No terminal code here: everything observable is emitted as an event (see events.py).
+The SMTP state (capabilities, DATA, AUTH, which replies are owed) is tracked by
+protocol/state.py; the session feeds it and reads it.
 Two command paths: ``send`` returns any reply (the shell shows a 550 in red),
 ``execute`` raises :class:`NegativeReply` for 4xx/5xx (the sender).
+A session owns its connection: ``async with Session() as session`` closes it on the
+way out, whatever the way out is.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, Iterable
-from dataclasses import dataclass, field
 
 from smtpshell.core.events import (
     Closed,
@@ -39,26 +42,17 @@ from smtpshell.errors import (
     SmtpTimeout,
     TlsError,
 )
-from smtpshell.protocol.commands import (
-    auth_initial_response,
-    check_data_line,
-    encode_command,
-    verb_of,
-)
+from smtpshell.protocol.commands import check_data_line, encode_command, verb_of
 from smtpshell.protocol.dotstuff import END_OF_DATA, MAX_TEXT_LINE_OCTETS, DataEncoder, stuff_line
-from smtpshell.protocol.ehlo import Capabilities, parse_ehlo
+from smtpshell.protocol.ehlo import Capabilities
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.reply import Reply
+from smtpshell.protocol.secrets import split_secret
+from smtpshell.protocol.state import END_DATA, GREETING, SmtpState
 
-GREETING = "<greeting>"
-END_DATA = "<end of data>"
-AUTH_RESPONSE = "<auth response>"
-
-
-@dataclass
-class _Pending:
-    verb: str
-    future: asyncio.Future[Reply] = field(repr=False)
+# How long a close waits (at most the time-out) before aborting: a peer that never
+# answers TLS close_notify, or never reads what is buffered, would hold it.
+CLOSE_GRACE = 2.0
 
 
 class Session:
@@ -67,21 +61,53 @@ class Session:
     def __init__(self, listener: Listener | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = timeout
         self._listeners: list[Listener] = [listener] if listener else []
+        self._upgrade_task: asyncio.Task[None] | None = None
+        self._last_stream: SmtpStream | None = None  # the newest connection until it is gone
         self._reset_state()
 
     def _reset_state(self) -> None:
         self.endpoint: Endpoint | None = None
         self.mode = TlsMode.PLAIN  # how the connection was asked for
         self.server_hostname = ""  # the name TLS verifies (usually endpoint.host)
-        self.tls: TlsInfo | None = None
         self.tls_settings = TlsSettings()
-        self.greeting: Reply | None = None
-        self.capabilities: Capabilities | None = None
-        self.in_data = False
-        self.auth_pending = False
+        self._tls: TlsInfo | None = None
+        self._state = SmtpState()
         self._stream: SmtpStream | None = None
-        self._pending: deque[_Pending] = deque()
+        # One future per reply owed, in the order of self._state.awaiting.
+        self._replies: deque[asyncio.Future[Reply]] = deque()
         self._closed_reported = True
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- what is known of the conversation ------------------------------------
+
+    @property
+    def greeting(self) -> Reply | None:
+        return self._state.greeting
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        """What the last EHLO offered; None before one, after HELO and after STARTTLS."""
+        return self._state.capabilities
+
+    @property
+    def in_data(self) -> bool:
+        """True between DATA's 354 and the reply to the end of data."""
+        return self._state.in_data
+
+    @property
+    def auth_pending(self) -> bool:
+        """True while a 334 waits for a response (RFC 4954 4)."""
+        return self._state.auth_pending
+
+    @property
+    def tls(self) -> TlsInfo | None:
+        """The TLS in use (implicit or after STARTTLS); None in plain text."""
+        return self._tls
 
     # -- observers ----------------------------------------------------------
 
@@ -119,14 +145,33 @@ class Session:
         it differs from ``endpoint.host``: an MX host reached by the address our own
         resolver gave.
         """
-        if self.connected:
-            await self.close()
+        await self.close()  # the old connection (and any handshake on it) ends first
         self._reset_state()
         self.tls_settings = tls or TlsSettings()
         self.server_hostname = server_hostname or endpoint.host
         context = self.tls_settings.context() if mode is TlsMode.IMPLICIT else None
-        loop = asyncio.get_running_loop()
         greeting = self._expect(GREETING)
+        try:
+            await self._dial(endpoint, mode, context)
+        except asyncio.CancelledError:
+            self._forget_replies()
+            raise
+        except Exception as exc:
+            self._forget_replies()
+            raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
+        try:
+            reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
+            if mode is TlsMode.STARTTLS:
+                await self._negotiate_starttls(helo)
+        except SmtpShellError:
+            if not self.connected:
+                await self._release()  # the failed connection is gone before its error
+            raise
+        return reply
+
+    async def _dial(
+        self, endpoint: Endpoint, mode: TlsMode, context: ssl.SSLContext | None
+    ) -> None:
         # Callbacks act only while their stream is the current one: a replaced
         # connection's late connection_lost must not close its successor.
         stream = SmtpStream(
@@ -135,24 +180,14 @@ class Session:
             lambda exc: self._on_protocol_error(exc) if self._stream is stream else None,
             lambda exc: self._on_lost(exc) if self._stream is stream else None,
         )
-        try:
-            await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: stream,
-                    endpoint.host,
-                    endpoint.port,
-                    ssl=context,
-                    server_hostname=self.server_hostname if context else None,
-                ),
-                self.timeout,
+        async with asyncio.timeout(self.timeout):
+            await asyncio.get_running_loop().create_connection(
+                lambda: stream,
+                endpoint.host,
+                endpoint.port,
+                ssl=context,
+                server_hostname=self.server_hostname if context else None,
             )
-        except BaseException as exc:
-            self._pending.clear()
-            raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
-        reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
-        if mode is TlsMode.STARTTLS:
-            await self._negotiate_starttls(helo)
-        return reply
 
     async def open(self, options: ConnectOptions) -> Reply:
         """Connect as ``options`` say (their time-out becomes the session's)."""
@@ -163,28 +198,27 @@ class Session:
         self, stream: SmtpStream, transport: asyncio.Transport, endpoint: Endpoint, mode: TlsMode
     ) -> None:
         # Runs before create_connection returns, and before the greeting is parsed.
-        self._stream = stream
+        self._stream = self._last_stream = stream
         self._closed_reported = False
         self.endpoint = endpoint
         self.mode = mode
         if mode is TlsMode.IMPLICIT:
-            self.tls = _describe(transport, self.tls_settings)
+            self._tls = _describe(transport, self.tls_settings)
+            self._state.tls_started()
         peer = transport.get_extra_info("peername")
-        self._emit(Connected(endpoint, mode, _format_peer(peer), self.tls))
+        self._emit(Connected(endpoint, mode, _format_peer(peer), self._tls))
 
     async def _negotiate_starttls(self, helo: str) -> None:
         ehlo = await self.send(f"EHLO {helo}", origin=Origin.AUTO)
         if ehlo.code != 250 or self.capabilities is None:
-            await self._abort(TlsError(f"EHLO failed ({ehlo.code}): cannot ask for STARTTLS"))
+            error = TlsError(f"EHLO failed ({ehlo.code}): cannot ask for STARTTLS")
         elif not self.capabilities.has("STARTTLS"):
-            await self._abort(
-                TlsError("the server does not offer STARTTLS; not continuing in plain text")
-            )
-        reply = await self.send("STARTTLS", origin=Origin.AUTO)
-        if reply.code != 220:
-            await self._abort(TlsError(f"the server refused STARTTLS: {reply.code} {reply.text}"))
-
-    async def _abort(self, error: SmtpShellError) -> None:
+            error = TlsError("the server does not offer STARTTLS; not continuing in plain text")
+        else:
+            reply = await self.send("STARTTLS", origin=Origin.AUTO)
+            if reply.code == 220:
+                return
+            error = TlsError(f"the server refused STARTTLS: {reply.code} {reply.text}")
         self._fail(error)
         raise error
 
@@ -198,21 +232,16 @@ class Session:
         """Send without waiting (pipelining, RFC 2920); the future resolves with the reply."""
         stream = self._require_stream()
         data = encode_command(line)
-        if self.auth_pending and line.strip() == "*":
-            verb, public, secret = AUTH_RESPONSE, line, False  # RFC 4954 4: cancel
-        elif self.auth_pending:
-            verb, public, secret = AUTH_RESPONSE, "", True
-        elif auth_initial_response(line):
-            # RFC 4954 4: the initial response is a credential; only "AUTH MECH" may show.
-            verb, secret = "AUTH", True
-            public = " ".join(line.split()[:2])
-        else:
-            verb, public, secret = verb_of(line), line, False
-        future = self._expect(verb)
+        verb = self._state.verb_for(line)
+        # RFC 4954 4: an AUTH credential never reaches an event; protocol/secrets.py
+        # holds the one rule for which part of a line is one.
+        public, secret = split_secret(line, self._state.auth_pending)
         self._write(stream, data)
+        future = self._expect(verb)
         self._emit(Sent(public, secret, origin))
         return future
 
+    # The checked path of `smtpshell send` (to come); only tests call it so far.
     async def execute(self, line: str, origin: Origin = Origin.AUTO) -> Reply:
         """Send and require a 2xx or 3xx reply."""
         reply = await self.send(line, origin)
@@ -240,11 +269,12 @@ class Session:
 
     async def end_data(self, origin: Origin = Origin.USER) -> Reply:
         stream = self._require_stream()
-        future = self._expect(END_DATA)
         self._write(stream, END_OF_DATA)
+        future = self._expect(END_DATA)
         self._emit(Sent(".", origin=origin, end_of_data=True))
         return await self._wait(future, "the end of data")
 
+    # Message streaming for `smtpshell send` (to come); only tests call it so far.
     async def send_message(self, chunks: Iterable[bytes] | AsyncIterable[bytes]) -> Reply:
         """Stream a whole message after 354: CRLF-normalised, dot-stuffed, then ".".
 
@@ -260,8 +290,8 @@ class Session:
                 sent += len(data)
                 await stream.drain()
         tail = encoder.finish()
-        future = self._expect(END_DATA)
         self._write(stream, tail)
+        future = self._expect(END_DATA)
         # A summary, not a Sent per line: a recorder must not take it for message text.
         self.notify(f"message sent: {sent + len(tail) - len(END_OF_DATA)} bytes")
         self._emit(Sent(".", origin=Origin.AUTO, end_of_data=True))
@@ -273,14 +303,33 @@ class Session:
         stream.transport.write(data)
 
     async def close(self) -> None:
-        """Close from our side (no QUIT: that is for the user or the sender to send)."""
+        """Close from our side (no QUIT: that is for the user or the sender to send).
+
+        Returns once the connection is gone and any TLS handshake is cancelled, so
+        nothing is left to the garbage collector; what does not end within
+        min(CLOSE_GRACE, time-out) is aborted.
+        """
         stream = self._stream
-        if stream is None:
-            return
-        self._finish(ConnectionClosed("connection closed"), "connection closed", by_peer=False)
-        if stream.transport is not None:
-            stream.transport.close()
-        await asyncio.sleep(0)
+        if stream is not None:
+            self._finish(ConnectionClosed("connection closed"), "connection closed", by_peer=False)
+            if stream.transport is not None:
+                stream.transport.close()
+        await self._release()
+
+    async def _release(self) -> None:
+        grace = min(CLOSE_GRACE, self.timeout)
+        task, self._upgrade_task = self._upgrade_task, None
+        stream, self._last_stream = self._last_stream, None
+        try:
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=grace)
+            if stream is not None:
+                await stream.wait_gone(grace)
+        except asyncio.CancelledError:
+            if stream is not None:
+                stream.abort()  # cancelled while waiting: still leave no socket open
+            raise
 
     # -- reply correlation --------------------------------------------------
 
@@ -292,15 +341,22 @@ class Session:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         # Nobody may await a future failed by a disconnect: mark it retrieved.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
-        self._pending.append(_Pending(verb, future))
+        self._state.sent(verb)
+        self._replies.append(future)
         return future
+
+    def _forget_replies(self) -> None:
+        self._state.closed()
+        self._replies.clear()
 
     async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
         # The time-out bounds the whole reply (a server dripping one byte a second
         # would never trip a per-read time-out); shield keeps the reply correlated
-        # if the caller is cancelled (Ctrl-C in the shell).
+        # if the caller is cancelled (Ctrl-C in the shell). Not wait_for: on 3.11 it
+        # returns the reply when a cancellation comes with it (CPython gh-86296).
         try:
-            return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.shield(future)
         except TimeoutError:
             error = SmtpTimeout(
                 f"no complete reply to {what} within {self.timeout:g} s{hint}; connection closed"
@@ -309,60 +365,45 @@ class Session:
             raise error from None
 
     def _on_reply(self, reply: Reply) -> None:
-        pending = self._pending.popleft() if self._pending else None
-        if pending is None:
+        verb = self._state.replied(reply)
+        if verb is None:
             self._emit(Received(reply, None, unsolicited=True))
             return
-        self._apply(pending.verb, reply)
-        self._emit(Received(reply, pending.verb))
-        if pending.verb == "STARTTLS" and reply.code == 220:
-            assert self._stream is not None
-            self._stream.hold_for_tls()
-            asyncio.get_running_loop().create_task(self._upgrade(pending.future, reply))
-            return
-        if not pending.future.done():
-            pending.future.set_result(reply)
-
-    def _apply(self, verb: str, reply: Reply) -> None:
-        """SMTP state that follows from a reply to ``verb``."""
-        if verb == GREETING:
-            self.greeting = reply
-        elif verb in ("EHLO", "LHLO") and reply.code == 250:
-            self.capabilities = parse_ehlo(reply)
-        elif verb == "HELO" and reply.code == 250:
-            self.capabilities = None
-        elif verb == "DATA" and reply.code == 354:
-            self.in_data = True
-        elif verb == END_DATA:
-            self.in_data = False
-        if verb in ("AUTH", AUTH_RESPONSE):
-            self.auth_pending = reply.code == 334
-
-    async def _upgrade(self, future: asyncio.Future[Reply], reply: Reply) -> None:
-        stream = self._stream
-        assert stream is not None and stream.transport is not None
-        loop = asyncio.get_running_loop()
-        try:
-            context = self.tls_settings.context()
-            transport = await loop.start_tls(
-                stream.transport, stream, context, server_hostname=self.server_hostname
+        future = self._replies.popleft()
+        self._emit(Received(reply, verb))
+        if self._state.tls_pending:
+            stream = self._stream
+            assert stream is not None
+            stream.hold_for_tls()
+            # Kept, so that a close or a new connection can cancel and await it.
+            self._upgrade_task = asyncio.get_running_loop().create_task(
+                self._upgrade(stream, future, reply)
             )
+            return
+        if not future.done():
+            future.set_result(reply)
+
+    async def _upgrade(
+        self, stream: SmtpStream, future: asyncio.Future[Reply], reply: Reply
+    ) -> None:
+        """The handshake after STARTTLS's 220; ``future`` gets the 220 once TLS is on."""
+        try:
+            transport = await stream.start_tls(self.tls_settings.context(), self.server_hostname)
         except (ssl.SSLError, OSError, TlsError) as exc:
             message = (
                 str(exc)
                 if isinstance(exc, TlsError)
                 else explain_tls_failure(exc, self.server_hostname, TlsMode.STARTTLS)
             )
-            self._fail(TlsError(message))
-            if not future.done():
-                future.set_exception(TlsError(message))
+            self._fail_during_handshake(stream, future, TlsError(message))
             return
         except asyncio.CancelledError:
-            self._fail(ConnectionClosed("TLS handshake cancelled"))
+            closed = ConnectionClosed("connection closed during the TLS handshake")
+            self._fail_during_handshake(stream, future, closed)
             raise
-        assert transport is not None
         if self._stream is not stream:  # closed or replaced during the handshake
             transport.close()
+            _settle(future, ConnectionClosed("connection closed during the TLS handshake"))
             return
         dropped = stream.resume_after_tls(transport)
         if dropped:
@@ -371,12 +412,18 @@ class Session:
                 "(possible STARTTLS response injection, RFC 3207 5)",
                 "warning",
             )
-        # RFC 3207 4.2: forget everything learned before TLS; a new EHLO is needed.
-        self.capabilities = None
-        self.tls = _describe(transport, self.tls_settings)
-        self._emit(TlsStarted(self.tls))
+        self._state.tls_started()  # RFC 3207 4.2: capabilities forgotten
+        self._tls = _describe(transport, self.tls_settings)
+        self._emit(TlsStarted(self._tls))
         if not future.done():
             future.set_result(reply)
+
+    def _fail_during_handshake(
+        self, stream: SmtpStream, future: asyncio.Future[Reply], error: SmtpShellError
+    ) -> None:
+        if self._stream is stream:
+            self._fail(error)
+        _settle(future, error)
 
     # -- failures -----------------------------------------------------------
 
@@ -391,19 +438,16 @@ class Session:
         """Close after an error: a desynchronised stream is never reused."""
         stream = self._stream
         self._finish(error, str(error), by_peer=False, failure=True)
-        if stream is not None and stream.transport is not None:
-            stream.transport.abort()
+        if stream is not None:
+            stream.abort()
 
     def _finish(
         self, error: SmtpShellError, reason: str, by_peer: bool, failure: bool = False
     ) -> None:
         self._stream = None
-        self.in_data = False
-        self.auth_pending = False
-        while self._pending:
-            pending = self._pending.popleft()
-            if not pending.future.done():
-                pending.future.set_exception(error)
+        self._state.closed()
+        while self._replies:
+            _settle(self._replies.popleft(), error)
         if not self._closed_reported:
             self._closed_reported = True
             self._emit(Closed(reason, by_peer, failure))
@@ -412,6 +456,11 @@ class Session:
         if self._stream is None:
             raise NotConnected("not connected (use connect HOST[:PORT])")
         return self._stream
+
+
+def _settle(future: asyncio.Future[Reply], error: SmtpShellError) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 async def _aiter(chunks: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
@@ -440,8 +489,8 @@ def _greeting_hint(endpoint: Endpoint, mode: TlsMode) -> str:
 
 
 def _connect_error(
-    exc: BaseException, endpoint: Endpoint, hostname: str, mode: TlsMode, timeout: float
-) -> BaseException:
+    exc: Exception, endpoint: Endpoint, hostname: str, mode: TlsMode, timeout: float
+) -> Exception:
     if isinstance(exc, TimeoutError):
         return SmtpTimeout(f"connecting to {endpoint} timed out after {timeout:g} s")
     if isinstance(exc, ssl.SSLError):

@@ -8,6 +8,7 @@ as if they had arrived inside TLS (response injection, USENIX Security 2021).
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
 
 from smtpshell.errors import ProtocolError
@@ -32,6 +33,7 @@ class SmtpStream(asyncio.Protocol):
         self._broken = False
         self._can_write = asyncio.Event()
         self._can_write.set()
+        self._gone = asyncio.Event()
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -61,6 +63,37 @@ class SmtpStream(asyncio.Protocol):
         self._holding = True
         self._held_bytes = self._parser.discard()
 
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> asyncio.Transport:
+        """Run the TLS handshake on this connection (RFC 3207 4) and return the TLS
+        transport; :meth:`resume_after_tls` then switches to it."""
+        tcp = self.transport
+        assert tcp is not None
+        loop = asyncio.get_running_loop()
+        try:
+            transport = await loop.start_tls(tcp, self, context, server_hostname=server_hostname)
+        except BaseException:
+            self._reclaim(tcp)
+            raise
+        if transport is None:
+            # start_tls's answer when the connection ended mid-handshake without an
+            # error of its own (aborted after a time-out, say).
+            self._reclaim(tcp)
+            raise ConnectionResetError("the connection closed during the TLS handshake")
+        return transport
+
+    def _reclaim(self, tcp: asyncio.Transport) -> None:
+        """After a failed or cancelled handshake, hear of the TCP connection's end.
+
+        asyncio's SSLProtocol does not pass connection_lost on while it is still
+        handshaking (asyncio/sslproto.py), so without this the stream would never
+        learn that its socket is closed.
+        """
+        tls_protocol = tcp.get_protocol()
+        if tls_protocol is None:  # the transport has already called connection_lost
+            self._mark_gone()
+        elif tls_protocol is not self:
+            tcp.set_protocol(_LastWord(tls_protocol, self._mark_gone))
+
     def resume_after_tls(self, transport: asyncio.Transport) -> int:
         """Switch to the TLS transport; returns how many plain-text bytes were dropped."""
         self.transport = transport
@@ -73,8 +106,33 @@ class SmtpStream(asyncio.Protocol):
         return self._held_bytes
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._can_write.set()
+        if self._gone.is_set():
+            return
+        self._mark_gone()
         self._on_lost(exc)
+
+    def _mark_gone(self) -> None:
+        self._gone.set()
+        self._can_write.set()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def wait_gone(self, grace: float) -> None:
+        """Return once the connection is gone (its socket closed), aborting it if it is
+        not within ``grace`` seconds; an abort takes one turn of the loop."""
+        if not await self._gone_within(grace):
+            self.abort()
+            await self._gone_within(grace)
+
+    async def _gone_within(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self._gone.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def pause_writing(self) -> None:
         self._can_write.clear()
@@ -85,3 +143,19 @@ class SmtpStream(asyncio.Protocol):
     async def drain(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark."""
         await self._can_write.wait()
+
+
+class _LastWord(asyncio.BaseProtocol):
+    """Takes over a TCP transport from an abandoned TLS handshake: passes its
+    connection_lost on to the TLS protocol (which cleans up its timers), then says
+    the connection is gone."""
+
+    def __init__(self, tls_protocol: asyncio.BaseProtocol, gone: Callable[[], None]) -> None:
+        self._tls_protocol = tls_protocol
+        self._gone = gone
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self._tls_protocol.connection_lost(exc)
+        finally:
+            self._gone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from smtpshell.errors import CommandRejected
+from smtpshell.protocol.endpoint import find_control
 
 # IANA "SMTP Service Extensions" verbs plus the historic ones (RFC 821, 1985, 2645,
 # 4954, 3030) and common vendor verbs. Local shell commands must never use one.
@@ -34,12 +35,9 @@ def check_command(line: str) -> None:
     (CPython bpo-43124, aiosmtplib GHSA-v3q9-hj7j-63hq); other C0 characters and
     DEL have no business in SMTP commands either. TAB is allowed.
     """
-    for char in line:
-        code = ord(char)
-        if (code < 0x20 and char != "\t") or code == 0x7F:
-            raise CommandRejected(
-                f"refusing to send a control character ({_name(char)}) in a command"
-            )
+    char = find_control(line, allow_tab=True)
+    if char is not None:
+        raise CommandRejected(f"refusing to send a control character ({_name(char)}) in a command")
 
 
 def check_data_line(line: str) -> None:
@@ -56,16 +54,6 @@ def encode_command(line: str) -> bytes:
     """Validate a command line and return it as UTF-8 bytes ending in CRLF."""
     check_command(line)
     return line.encode("utf-8") + b"\r\n"
-
-
-def auth_initial_response(line: str) -> bool:
-    """True when ``line`` is ``AUTH <mechanism> <initial-response>`` (RFC 4954 4)."""
-    parts = line.split()
-    return len(parts) >= 3 and parts[0].upper() == "AUTH"
-
-
-def is_starttls(line: str) -> bool:
-    return line.strip().upper() == "STARTTLS"
 
 
 def _name(char: str) -> str:

@@ -56,9 +56,3 @@ class DataEncoder:
         out += END_OF_DATA
         self._line_start = True
         return bytes(out)
-
-
-def unstuff(wire: bytes) -> bytes:
-    """What a server stores for ``wire`` (the bytes between 354 and ``.CRLF``)."""
-    lines = wire.split(b"\r\n")
-    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
