@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from auth_text import b64
 from cli_runner import run_cli
 from pty_shell import ShellPty
 from scripted_server import ScriptedServer, read_command
@@ -18,10 +18,6 @@ from smtpshell.server import BackgroundServer
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = ROOT / "transcripts"
 SEED_USER, SEED_PASSWORD = "yourname@163.com", "s3cret-パス"
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 SEED_VARS = [f"--var=AUTH_USER={b64(SEED_USER)}", f"--var=AUTH_PASSWORD={b64(SEED_PASSWORD)}"]

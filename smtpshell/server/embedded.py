@@ -243,22 +243,10 @@ class BackgroundServer:
         self._server = EmbeddedServer(config, on_event)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def tls_port(self) -> int | None:
-        return self._server.tls_port
-
-    @property
-    def ca_file(self) -> Path:
-        return self._server.ca_file
-
-    @property
-    def store(self) -> Path:
-        return self._server.store
+        self.ca_file: Path = self._server.ca_file
+        self.store: Path = self._server.store
+        self.port = 0  # the ports listened on, once started
+        self.tls_port: int | None = None
 
     def start(self) -> BackgroundServer:
         """Return once listening; re-raise whatever stopped the server from starting."""
@@ -291,6 +279,7 @@ class BackgroundServer:
             thread.join()
             raise failures[0]
         self._loop, self._thread = loop, thread
+        self.port, self.tls_port = self._server.port, self._server.tls_port
         return self
 
     def stop(self) -> None:
