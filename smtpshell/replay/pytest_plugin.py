@@ -88,7 +88,7 @@ class TranscriptFile(pytest.File):
         yield TranscriptItem.from_parent(self, name=self.path.name)
 
 
-class TranscriptFailure(Exception):
+class TranscriptFailure(SmtpShellError):
     def __init__(self, mismatch: Mismatch) -> None:
         super().__init__(inert(mismatch.reason))
         self.mismatch = mismatch

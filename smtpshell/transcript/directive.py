@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from smtpshell.errors import UsageError
 from smtpshell.protocol.endpoint import (
     Endpoint,
     EndpointError,
@@ -66,7 +67,7 @@ class ConnectDirective:
         object.__setattr__(self, "tls", TlsMode(self.tls))
 
 
-class DirectiveError(ValueError):
+class DirectiveError(UsageError, ValueError):
     """A connect directive that names a known program but cannot be understood."""
 
 

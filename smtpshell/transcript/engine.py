@@ -16,13 +16,15 @@ from typing import Any
 
 import re2
 
+from smtpshell.errors import UsageError
+
 # Deeper than any pattern a person writes; a bound we check before RE2 sees it.
 MAX_NESTING = 100
 # RE2's message for "\\1": a backreference, which linear-time matching cannot have.
 _BACKREFERENCE = re.compile(r"escape sequence: \\[0-9]")
 
 
-class UnusablePattern(ValueError):
+class UnusablePattern(UsageError, ValueError):
     """A pattern that cannot be matched in linear time; ``str(e)`` says why."""
 
 

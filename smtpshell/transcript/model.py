@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
-from smtpshell.errors import SmtpShellError
+from smtpshell.errors import SmtpShellError, UsageError
 from smtpshell.protocol.commands import verb_of
 from smtpshell.transcript.directive import (
     ConnectDirective,
@@ -29,6 +29,10 @@ _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NO_VALUES: Mapping[str, str] = MappingProxyType({})
 
+
+
+class VariableError(UsageError, ValueError):
+    """A ``--var`` or ``--env`` that cannot be used; ``str(error)`` is one line."""
 
 class TranscriptError(SmtpShellError):
     """A transcript that cannot be replayed; ``str(e)`` is ``FILE:LINE: message``.
@@ -148,7 +152,7 @@ def template_parts(raw: str) -> list[Part]:
             name = raw[index + 2 : end] if end >= 0 else ""
             if not _NAME.fullmatch(name):
                 shown = raw[index : end + 1] if end >= 0 else raw[index : index + 20]
-                raise ValueError(
+                raise VariableError(
                     f"bad variable {shown!r}: write ${{NAME}} (letters, digits, _) "
                     "or \\$ for a literal $"
                 )
@@ -183,7 +187,7 @@ def parse_var_option(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not _NAME.fullmatch(name):
         given = f", not {name!r}=..." if equals and name.isprintable() else ""
-        raise ValueError(f"--var wants NAME=VALUE (NAME: letters, digits, _){given}")
+        raise VariableError(f"--var wants NAME=VALUE (NAME: letters, digits, _){given}")
     _check_value("--var", name, value)
     return name, value
 
@@ -198,9 +202,9 @@ def environment_values(names: Iterable[str], environ: Mapping[str, str]) -> dict
     for name in names:
         if not _NAME.fullmatch(name):
             shown = f", not {name!r}" if name.isprintable() else ""
-            raise ValueError(f"--env wants a NAME (letters, digits, _){shown}")
+            raise VariableError(f"--env wants a NAME (letters, digits, _){shown}")
         if name not in environ:
-            raise ValueError(f"--env {name}: no such environment variable")
+            raise VariableError(f"--env {name}: no such environment variable")
         _check_value("--env", name, environ[name])
         values[name] = environ[name]
     return values
@@ -209,7 +213,7 @@ def environment_values(names: Iterable[str], environ: Mapping[str, str]) -> dict
 def _check_value(option: str, name: str, value: str) -> None:
     problem = argument_problem(value)
     if problem is not None:
-        raise ValueError(f"{option} {name}: the value {problem}")
+        raise VariableError(f"{option} {name}: the value {problem}")
 
 
 def argument_problem(text: str) -> str | None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from smtpshell.errors import UsageError
 from smtpshell.transcript.engine import UnusablePattern, compile_glob, compile_regex
 
 PatternKind = Literal["any", "contains", "equals", "regex"]
@@ -33,7 +34,7 @@ _MARKERS: dict[str, PatternKind] = {"~": "contains", "=": "equals"}
 _SHOW_LIMIT = 80
 
 
-class PatternError(ValueError):
+class PatternError(UsageError, ValueError):
     """Server lines that cannot be used: a bad pattern, or codes mixed in one reply."""
 
     def __init__(self, message: str, line: int = 0) -> None:
