@@ -49,6 +49,16 @@ class TlsError(NetworkError):
     """The TLS handshake or certificate verification failed."""
 
 
+class StartTlsRefused(TlsError):
+    """STARTTLS was answered with something other than 220: the connection was
+    closed rather than go on in plain text (RFC 3207 4). ``reply`` holds the
+    answer's lines as the server wrote them."""
+
+    def __init__(self, message: str, reply: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
 class SmtpTimeout(SmtpShellError, TimeoutError):
     """No complete reply (or connection) within the time-out."""
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from smtpshell.errors import CommandRejected
 from smtpshell.protocol.dotstuff import END_OF_DATA, DataEncoder, stuff_line
 
 EOD = b"\r\n.\r\n"
@@ -239,8 +240,10 @@ def test_long_message_streamed() -> None:
 _pieces = st.sampled_from(
     [b"\r", b"\n", b"\r\n", b".", b"..", b"\n.\n", b"\r.\r", b"\r\n.\n", b"\n.\r\n", b"\r\n.\r\n"]
 )
+# DATA cannot carry NUL (refused, see below): every other byte value is fair game.
+_no_nul = st.binary(max_size=8).map(lambda b: b.replace(b"\x00", b""))
 _message = st.lists(
-    st.one_of(_pieces, st.binary(max_size=8), st.sampled_from([b"a", b"From: x", b" "])),
+    st.one_of(_pieces, _no_nul, st.sampled_from([b"a", b"From: x", b" "])),
     max_size=30,
 ).map(b"".join)
 
@@ -256,14 +259,26 @@ def test_streamed_encoding_property(data: bytes, draw: st.DataObject) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.binary(max_size=200), st.data())
+@given(st.binary(max_size=200).map(lambda b: b.replace(b"\x00", b"")), st.data())
 def test_arbitrary_bytes_property(data: bytes, draw: st.DataObject) -> None:
     cuts = sorted(draw.draw(st.lists(st.integers(0, len(data)), max_size=10), label="cuts"))
     assert_wire_ok(encode(data, cuts), data)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.binary(max_size=20).filter(lambda b: b"\r" not in b and b"\n" not in b)))
+@given(
+    st.lists(
+        st.binary(max_size=20).filter(lambda b: not any(c in b for c in b"\r\n\x00"))
+    )
+)
 def test_stuff_line_agrees_with_encoder(lines: list[bytes]) -> None:
     data = b"".join(line + b"\r\n" for line in lines)
     assert encode(data) == b"".join(stuff_line(line) for line in lines) + END_OF_DATA
+
+
+@pytest.mark.parametrize("chunk", [b"\x00", b"a\r\n\x00.\r\nb", b"line\x00"])
+def test_nul_is_refused(chunk: bytes) -> None:
+    """RFC 6152 / RFC 5321 2.3.8: no NUL in DATA; a server that drops NULs would
+    read "\\r\\n\\x00.\\r\\n" as the end of the message (SMTP smuggling)."""
+    with pytest.raises(CommandRejected, match="NUL"):
+        DataEncoder().feed(chunk)

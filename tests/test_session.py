@@ -28,6 +28,7 @@ from smtpshell.errors import (
     NotConnected,
     ReplyTooLong,
     SmtpTimeout,
+    StartTlsRefused,
     TlsError,
 )
 from smtpshell.protocol.auth import plain_response
@@ -193,13 +194,18 @@ def test_starttls_required_but_not_offered() -> None:
         asyncio.run(Session(timeout=5).connect(local(scripted.port), TlsMode.STARTTLS))
 
 
-def test_starttls_refused_mid_session_keeps_plain() -> None:
+def test_starttls_refused_mid_session_closes() -> None:
+    """TLS was asked for: a refusal ends the connection rather than leave a plain
+    session that the next line (a credential) would go out on (RFC 3207 4;
+    Poddebniak et al. 2021). The reply is still reported."""
+
     async def scenario(port: int) -> None:
         session = Session(timeout=5)
         await session.connect(local(port))
-        reply = await session.send("STARTTLS")
-        assert reply.code == 454
-        assert session.connected and session.tls is None
+        with pytest.raises(StartTlsRefused) as refused:
+            await session.send("STARTTLS")
+        assert refused.value.reply[0].startswith("454")
+        assert not session.connected and session.tls is None
         await session.close()
 
     with ScriptedServer(_ehlo_without_starttls) as scripted:

@@ -12,6 +12,7 @@ way out, whatever the way out is.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import socket
 import ssl
@@ -33,6 +34,7 @@ from smtpshell.core.options import DEFAULT_TIMEOUT, ConnectOptions
 from smtpshell.core.stream import SmtpStream
 from smtpshell.core.tls import TlsInfo, TlsSettings, explain_tls_failure, tls_info
 from smtpshell.errors import (
+    CommandRejected,
     ConnectionClosed,
     NegativeReply,
     NetworkError,
@@ -40,6 +42,7 @@ from smtpshell.errors import (
     ProtocolError,
     SmtpShellError,
     SmtpTimeout,
+    StartTlsRefused,
     TlsError,
 )
 from smtpshell.protocol.commands import check_data_line, encode_command, verb_of
@@ -123,7 +126,29 @@ class Session:
 
     def _emit(self, event: Event) -> None:
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception as exc:
+                self._drop_listener(listener, exc)
+
+    def _drop_listener(self, listener: Listener, exc: Exception) -> None:
+        """A listener that fails gets no more events; the others are told, once.
+
+        It runs inside the protocol's data_received: letting the error through
+        would kill the connection and leave the command waiting for its time-out.
+        """
+        if listener not in self._listeners:
+            return
+        self._listeners.remove(listener)
+        name = getattr(listener, "__qualname__", type(listener).__name__)
+        notice = Notice(
+            f"{name} failed and gets no more events: {type(exc).__name__}: {exc}", "error"
+        )
+        for other in list(self._listeners):
+            try:
+                other(notice)
+            except Exception as again:
+                self._drop_listener(other, again)
 
     @property
     def connected(self) -> bool:
@@ -149,6 +174,8 @@ class Session:
         self._reset_state()
         self.tls_settings = tls or TlsSettings()
         self.server_hostname = server_hostname or endpoint.host
+        if mode is not TlsMode.PLAIN:
+            _check_server_name(self.server_hostname)
         context = self.tls_settings.context() if mode is TlsMode.IMPLICIT else None
         greeting = self._expect(GREETING)
         try:
@@ -215,10 +242,8 @@ class Session:
         elif not self.capabilities.has("STARTTLS"):
             error = TlsError("the server does not offer STARTTLS; not continuing in plain text")
         else:
-            reply = await self.send("STARTTLS", origin=Origin.AUTO)
-            if reply.code == 220:
-                return
-            error = TlsError(f"the server refused STARTTLS: {reply.code} {reply.text}")
+            await self.send("STARTTLS", origin=Origin.AUTO)  # a refusal raises and closes
+            return
         self._fail(error)
         raise error
 
@@ -257,7 +282,9 @@ class Session:
         """
         stream = self._require_stream()
         check_data_line(line)
-        raw = line.encode("utf-8")
+        # Bytes that were not UTF-8 on input (surrogates, PEP 383) go out as they came:
+        # an 8-bit body is ordinary mail (RFC 6152).
+        raw = line.encode("utf-8", "surrogateescape")
         if len(raw) > MAX_TEXT_LINE_OCTETS:
             self.notify(
                 f"this line is {len(raw)} octets; RFC 5321 4.5.3.1.6 allows "
@@ -284,7 +311,13 @@ class Session:
         encoder = DataEncoder()
         sent = 0
         async for chunk in _aiter(chunks):
-            data = encoder.feed(chunk)
+            try:
+                data = encoder.feed(chunk)
+            except CommandRejected as exc:
+                # Part of the message is out: the server would store it if we ended
+                # it. Close instead; a mail client does the same on a read error.
+                self._fail(exc)
+                raise
             if data:
                 self._write(stream, data)
                 sent += len(data)
@@ -300,6 +333,10 @@ class Session:
     def _write(self, stream: SmtpStream, data: bytes) -> None:
         if stream.transport is None or stream.transport.is_closing():
             raise ConnectionClosed("the connection is closed")
+        if self._state.tls_requested:
+            # RFC 3207 4: after STARTTLS the client sends nothing until TLS is up;
+            # a byte now would go out in plain text after TLS was asked for.
+            raise TlsError("STARTTLS is under way: nothing is sent until TLS is up")
         stream.transport.write(data)
 
     async def close(self) -> None:
@@ -357,6 +394,11 @@ class Session:
         try:
             async with asyncio.timeout(self.timeout):
                 return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if self._state.tls_requested:
+                # An interrupted upgrade must not leave a plain-text session behind.
+                self._fail(ConnectionClosed("STARTTLS interrupted; connection closed"))
+            raise
         except TimeoutError:
             error = SmtpTimeout(
                 f"no complete reply to {what} within {self.timeout:g} s{hint}; connection closed"
@@ -371,6 +413,18 @@ class Session:
             return
         future = self._replies.popleft()
         self._emit(Received(reply, verb))
+        if verb == "STARTTLS" and not self._state.tls_pending:
+            # TLS was asked for and refused: going on would send in plain text what
+            # was meant for TLS (Poddebniak et al. 2021; curl CVE-2021-22947), and
+            # replies pipelined after the refusal are the attacker's. Close.
+            error = StartTlsRefused(
+                f"the server refused STARTTLS: {reply.code} {reply.text}; "
+                "connection closed rather than go on in plain text",
+                tuple(reply.wire_lines()),
+            )
+            _settle(future, error)
+            self._fail(error)
+            return
         if self._state.tls_pending:
             stream = self._stream
             assert stream is not None
@@ -388,6 +442,7 @@ class Session:
     ) -> None:
         """The handshake after STARTTLS's 220; ``future`` gets the 220 once TLS is on."""
         try:
+            _check_server_name(self.server_hostname)
             transport = await stream.start_tls(self.tls_settings.context(), self.server_hostname)
         except (ssl.SSLError, OSError, TlsError) as exc:
             message = (
@@ -456,6 +511,21 @@ class Session:
         if self._stream is None:
             raise NotConnected("not connected (use connect HOST[:PORT])")
         return self._stream
+
+
+def _check_server_name(name: str) -> None:
+    """TLS sends the server's name (SNI) and checks the certificate against it (RFC
+    6066 3, RFC 6125): it must be an address or a name the IDNA codec can encode. A
+    hostile MX name (raw bytes, 64+ character labels) fails here, in one line."""
+    try:
+        ipaddress.ip_address(name)
+        return
+    except ValueError:
+        pass
+    try:
+        name.encode("idna")
+    except UnicodeError as exc:
+        raise TlsError(f"{name!r} cannot be a TLS server name ({exc})") from None
 
 
 def _settle(future: asyncio.Future[Reply], error: SmtpShellError) -> None:

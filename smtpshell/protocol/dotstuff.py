@@ -7,6 +7,8 @@ CVE-2023-51764/51765/51766) abuses endings such as ``\\n.\\n`` and ``\\r.\\r``.
 
 from __future__ import annotations
 
+from smtpshell.errors import CommandRejected
+
 END_OF_DATA = b".\r\n"
 # RFC 5321 4.5.3.1.6: 1000 octets including CRLF.
 MAX_TEXT_LINE_OCTETS = 998
@@ -31,6 +33,14 @@ class DataEncoder:
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> bytes:
+        """The bytes to send for ``chunk``; a NUL is refused (CommandRejected)."""
+        if b"\x00" in chunk:
+            # RFC 5321 2.3.8 and RFC 6152 keep NUL out of DATA, and servers that drop
+            # it would read "\r\n\x00.\r\n" as the end of the message (SMTP smuggling).
+            raise CommandRejected(
+                "the message holds a NUL byte, which DATA cannot carry (RFC 6152); "
+                "nothing more of it was sent"
+            )
         data = b"\r" + chunk if self._pending_cr else chunk
         # A CR at the end of a chunk may be the first half of a CRLF: hold it.
         self._pending_cr = data.endswith(b"\r")

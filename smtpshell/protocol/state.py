@@ -32,6 +32,9 @@ class SmtpState:
         self.auth_pending = False  # a 334 came: the next line answers the challenge
         self.tls = False
         self.tls_pending = False  # STARTTLS got 220: the handshake is next (RFC 3207 4)
+        # STARTTLS was sent and TLS is not on yet: nothing else may be sent (a refusal
+        # or a failed handshake ends the connection instead).
+        self.tls_requested = False
         self._awaiting: deque[str] = deque()
 
     @property
@@ -51,6 +54,12 @@ class SmtpState:
         """Something that awaits a reply was sent: a command's verb, or ``GREETING``
         (on connecting) or ``END_DATA``."""
         self._awaiting.append(verb)
+        if verb == "STARTTLS":
+            self.tls_requested = True
+        elif verb == END_DATA:
+            # The "." is on its way: what comes next is a command again, even if
+            # its reply is never waited for (Ctrl-C).
+            self.in_data = False
 
     def replied(self, reply: Reply) -> str | None:
         """Take ``reply`` as the answer to the oldest thing awaiting one.
@@ -86,6 +95,7 @@ class SmtpState:
         new EHLO is needed."""
         self.tls = True
         self.tls_pending = False
+        self.tls_requested = False
         self.capabilities = None
 
     def closed(self) -> None:
@@ -97,3 +107,4 @@ class SmtpState:
         self.in_data = False
         self.auth_pending = False
         self.tls_pending = False
+        self.tls_requested = False

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from smtpshell.core.events import Listener, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
-from smtpshell.errors import SmtpShellError, UsageError
+from smtpshell.errors import SmtpShellError, StartTlsRefused, UsageError
 from smtpshell.protocol.commands import verb_of
 from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import secret_start
@@ -139,16 +139,12 @@ class _Replay:
         """
         try:
             reply = await self.session.wait_reply(future, "STARTTLS")
+        except StartTlsRefused as exc:
+            return _refused(step, exc.reply)
         except SmtpShellError as exc:
             return Mismatch(step.line, _no_tls(str(exc)), _shown(step))
         if self.session.tls is None:
-            first = reply.wire_lines()[0]
-            shown = first if len(first) <= _SHOWN_REPLY else first[:_SHOWN_REPLY] + "..."
-            answered = f"the server answered {shown}"
-            expected = step.expect.raw if step.expect else ()
-            return Mismatch(
-                step.line, _no_tls(answered), _shown(step), expected, tuple(reply.wire_lines())
-            )
+            return _refused(step, tuple(reply.wire_lines()))
         return _check(step.expect, reply, step)
 
     def _refuse_unexpected_secret(self, step: ClientStep) -> Mismatch | None:
@@ -196,6 +192,14 @@ def _pipelined_group(steps: Sequence[ClientStep], start: int) -> list[ClientStep
             break
         group.append(step)
     return group
+
+
+def _refused(step: ClientStep, reply: tuple[str, ...]) -> Mismatch:
+    first = reply[0] if reply else ""
+    shown = first if len(first) <= _SHOWN_REPLY else first[:_SHOWN_REPLY] + "..."
+    expected = step.expect.raw if step.expect else ()
+    why = _no_tls(f"the server answered {shown}")
+    return Mismatch(step.line, why, _shown(step), expected, reply)
 
 
 def _no_tls(why: str) -> str:
