@@ -175,7 +175,8 @@ def test_auth_mechanisms_in_the_completion_menu_are_inert(data_home: Path) -> No
     """Completion offers the AUTH mechanisms the server advertised. prompt_toolkit
     shows ESC as ^[, but a bidi override (U+202E, Trojan Source CVE-2021-42574)
     reaches the terminal as it is and reorders what the user reads, the one path
-    where server text is not passed through inert()."""
+    where server text was not passed through inert(). Only real SASL mechanism
+    names (RFC 4422 3.1) are offered now."""
     ehlo = "250-hostile.test\r\n250-AUTH \u202eNIGOL\r\n250 HELP\r\n".encode()
     with HostileServer(_answer_all(ehlo=ehlo)) as server:
         sh = ShellPty(["--connect", f"127.0.0.1:{server.port}"], data_home)
@@ -186,7 +187,25 @@ def test_auth_mechanisms_in_the_completion_menu_are_inert(data_home: Path) -> No
             # The reply itself is shown escaped: the renderer did its job.
             assert "\u202e" not in sh.raw
             sh.keys("AUTH \t")
-            sh.expect(r"NIGOL")  # the completion is on screen, drawn in the same write
+            sh.keys("Z")
+            sh.expect(r"AUTH ?Z")  # the Tab was handled before the Z: nothing was offered
             assert "\u202e" not in sh.raw, repr(sh.raw[-400:])
         finally:
             sh.close()
+
+
+def test_a_plain_override_cannot_strip_a_transcripts_tls() -> None:
+    """The pytest plugin's `smtp_tls = plain` over a transcript written with
+    `openssl s_client -starttls smtp` would replay its AUTH in clear (a downgrade
+    chosen by configuration, not by the transcript's author)."""
+    from smtpshell.core.options import ConnectOptions
+    from smtpshell.errors import UsageError
+    from smtpshell.protocol.endpoint import TlsMode
+    from smtpshell.replay.runner import target
+    from smtpshell.transcript import parse_transcript
+
+    text = "> openssl s_client -starttls smtp -connect mx.example.test:25\n220 hi\n"
+    transcript = parse_transcript(text, "t.smtp")
+    with pytest.raises(UsageError, match="plain-text override"):
+        target(transcript, ConnectOptions(mode=TlsMode.PLAIN))
+    assert target(transcript, ConnectOptions()).mode is TlsMode.STARTTLS

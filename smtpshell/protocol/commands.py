@@ -59,3 +59,13 @@ def encode_command(line: str) -> bytes:
 def _name(char: str) -> str:
     names = {"\r": "CR", "\n": "LF", "\x00": "NUL", "\x7f": "DEL", "\x1b": "ESC"}
     return names.get(char, f"0x{ord(char):02X}")
+
+
+def is_utf8(text: str) -> bool:
+    """False when ``text`` holds bytes that were not UTF-8 on input (decoded as lone
+    surrogates, PEP 383): such a line cannot be a command (RFC 5321 2.4, RFC 6531)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -13,6 +13,7 @@ written escaped as a note, so a recording holds whatever a server sends.
 from __future__ import annotations
 
 import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -140,11 +141,18 @@ def open_recording(path: Path) -> TextIO:
     A recording holds addresses and message text; like a shell history it is
     nobody else's business. An existing file keeps the mode it has.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    from smtpshell.errors import UsageError
+
+    # O_NONBLOCK: opening a FIFO for writing would wait for a reader forever, with
+    # the whole shell stopped. Only a regular file is accepted, then blocking again.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         descriptor = os.open(path, flags, 0o600)
     except OSError as exc:
-        from smtpshell.errors import UsageError
-
         raise UsageError(f"cannot record to {inert(str(path))}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise UsageError(f"cannot record to {inert(str(path))}: not a regular file")
+    os.set_blocking(descriptor, True)
+    os.ftruncate(descriptor, 0)
     return os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")

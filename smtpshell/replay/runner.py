@@ -12,6 +12,7 @@ from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import SmtpShellError, StartTlsRefused, UsageError
 from smtpshell.protocol.commands import verb_of
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
@@ -46,6 +47,13 @@ def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
     """Where to connect: the options given, else the transcript's connect directive."""
     directive = transcript.connect
     if directive is not None:
+        if options.mode is TlsMode.PLAIN and directive.tls is not TlsMode.PLAIN:
+            # The transcript was written over TLS: replayed in plain text, its AUTH
+            # and message would cross the network in clear.
+            raise UsageError(
+                f"{transcript.path}:{directive.line}: the transcript connects with TLS "
+                f"({directive.tls}); a plain-text override would send it in clear"
+            )
         given = ConnectOptions(directive.host, directive.port, directive.tls)
         options = options.over(given)
     if options.host is None:

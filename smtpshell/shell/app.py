@@ -14,6 +14,7 @@ from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
+from smtpshell.protocol.commands import SMTP_VERBS, is_utf8, verb_of
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
 from smtpshell.shell.commands import build_registry
@@ -67,6 +68,7 @@ class Shell:
         self._last_closed = ""
         self._prompt: PromptSession[str] | None = None
         self._secret_prompt = False  # the line being typed answers a 334
+        self._auth_answers_next = False  # AUTH was the last command: answers may follow
         self._stdin: TextIO = sys.stdin
         self._recording = Recording(self.session)
         self._output = OutputQueue(self._say_dropped)
@@ -193,7 +195,7 @@ class Shell:
                 break
             number += 1
             line = raw.rstrip("\n").removesuffix("\r")
-            if not self.session.in_data and not _is_utf8(line):
+            if not self.session.in_data and not is_utf8(line):
                 # A message body may be 8-bit (RFC 6152) and is sent as it is; a
                 # command is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531).
                 self.error(f"line {number}: not UTF-8 text, not sent")
@@ -274,6 +276,10 @@ class Shell:
                     await session.end_data()
                 else:
                     session.send_data_line(line)
+            elif not is_utf8(line):
+                # A terminal in Latin-1 sends bytes that are not UTF-8; a command or
+                # an AUTH answer is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531).
+                raise UsageError("this line holds bytes that are not UTF-8 text: not sent")
             elif session.auth_pending:
                 await session.send(line)
             elif self._secret_prompt:
@@ -284,6 +290,9 @@ class Shell:
                 await self._command(line)
         except SmtpShellError as exc:
             self.error(str(exc))
+        except OSError as exc:  # a local command's file (record /dev/full...)
+            where = f"{exc.filename}: " if exc.filename else ""
+            self.error(f"{where}{exc.strerror or exc}")
 
     async def _command(self, line: str) -> None:
         found = self.registry.match(line)
@@ -291,17 +300,20 @@ class Shell:
             command, rest = found
             await command.handler(self, rest)
             return
-        if line.startswith("\\"):
+        escaped = line.startswith("\\")
+        if escaped:
             line = line[1:]
         if not self.session.connected:
             raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
+        verb = verb_of(line)
+        if self._auth_answers_next and not escaped and verb not in SMTP_VERBS:
+            # The lines after AUTH (pasted, piped or typed ahead) are its answers, but
+            # the server sent no 334 for them: sent now they would be commands, shown,
+            # recorded and logged by the server as such (RFC 4954 4).
+            raise UsageError(
+                "not sent: the server is not waiting for an AUTH answer (no 334); "
+                "start the line with \\ to send it anyway"
+            )
+        self._auth_answers_next = verb == "AUTH"
         await self.session.send(line)
 
-
-def _is_utf8(line: str) -> bool:
-    """False when piped input held bytes that are not UTF-8 (read as surrogates)."""
-    try:
-        line.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ BASE_VERBS = ("EHLO", "HELO", "MAIL FROM:<", "RCPT TO:<", "DATA", "RSET", "NOOP"
 _EXTENSION_VERBS = {"STARTTLS": "STARTTLS", "AUTH": "AUTH ", "CHUNKING": "BDAT ", "ETRN": "ETRN "}
 _MAIL_PARAMS = {"SIZE": "SIZE=", "8BITMIME": "BODY=8BITMIME", "SMTPUTF8": "SMTPUTF8",
                 "DSN": "RET=HDRS", "REQUIRETLS": "REQUIRETLS"}  # fmt: skip
+
+
+_SASL_NAME = re.compile(r"[A-Z0-9_-]{1,20}")
 
 
 def suggest(text: str, caps: Capabilities | None, local_names: Iterable[str]) -> list[str]:
@@ -38,7 +42,9 @@ def suggest(text: str, caps: Capabilities | None, local_names: Iterable[str]) ->
         return [
             f"{words[0]} {mech}"
             for mech in caps.auth_mechanisms
-            if mech.startswith(words[1].upper())
+            # Server text: only a real SASL mechanism name (RFC 4422 3.1) is offered
+            # for insertion, never bidi controls or escapes a server chose.
+            if _SASL_NAME.fullmatch(mech) and mech.startswith(words[1].upper())
         ]
     if verb == "MAIL" and caps is not None and text.rstrip().endswith(">") and text.endswith(" "):
         return [text + param for ext, param in _MAIL_PARAMS.items() if caps.has(ext)]

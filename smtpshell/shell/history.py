@@ -12,6 +12,7 @@ from pathlib import Path
 
 from prompt_toolkit.history import FileHistory
 
+from smtpshell.protocol.commands import is_utf8
 from smtpshell.shell.registry import Registry
 
 
@@ -19,6 +20,8 @@ def keep_in_history(line: str, registry: Registry, *, in_data: bool, auth_pendin
     """Whether a line typed in this state may be kept: never a secret, nor message text."""
     if auth_pending or in_data or "\n" in line:
         return False  # AUTH responses (even "*"), message text and pastes stay out
+    if not is_utf8(line):
+        return False  # bytes that are not UTF-8 (refused anyway) cannot be stored
     return registry.secret_start(line) is None
 
 
@@ -36,3 +39,4 @@ class FilteredFileHistory(FileHistory):
     def append_string(self, string: str) -> None:
         if self._keep(string):
             super().append_string(string)
+
