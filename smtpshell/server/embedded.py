@@ -101,7 +101,9 @@ class EmbeddedServer:
             self._on_event(inert(line))
         except Exception as exc:
             # A broken display (say, a closed pipe) must not turn a stored message into a
-            # 451 for the client; one line, not a traceback.
+            # 451 for the client; one line, not a traceback, and only once: the
+            # display gets no more lines.
+            self._on_event = None
             _log.warning("on_event callback failed: %s: %s", type(exc).__name__, exc)
 
     def _prepare_tls(self) -> ssl.SSLContext:
