@@ -61,6 +61,9 @@ def build_parser() -> ArgumentParser:
         metavar="FILE",
         help="record the session as a transcript (replay it with smtpshell replay FILE)",
     )
+    parser.add_argument(
+        "--force", action="store_true", help="let --record replace an existing FILE"
+    )
     parser.add_argument("--no-history", action="store_true", help="keep no command history on disk")
     parser.add_argument("--version", action="version", version=f"smtpshell {__version__}")
     return parser
@@ -87,6 +90,8 @@ def _dispatch(args: list[str], env: Environment) -> int:
     options = build_parser().parse_args(args)
     if options.demo and options.connect:
         raise UsageError("--demo and --connect exclude each other")
+    if options.force and options.record is None:
+        raise UsageError("--force goes with --record FILE")
     target = connect_options(options.connect, options) if options.connect else None
     if options.demo:
         return _demo(options, env)
@@ -105,6 +110,7 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         history_file=_history_file(options, env),
         resolver=resolver,
         record=options.record,
+        replace_record=options.force,
         connect_defaults=connect_options(None, options),
     )
     if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):

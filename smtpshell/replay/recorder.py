@@ -134,17 +134,24 @@ class TranscriptRecorder:
             self._stream.flush()
 
 
-def open_recording(path: Path) -> TextIO:
+def open_recording(path: Path, replace: bool = False) -> TextIO:
     """Open ``path`` for a new recording, created readable by its owner only (0600).
 
     A recording holds addresses and message text; like a shell history it is
-    nobody else's business. An existing file keeps the mode it has.
+    nobody else's business. An existing file is refused unless ``replace`` (it may
+    be an earlier recording); one that is replaced keeps the mode it has.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+    from smtpshell.errors import UsageError
+
+    # O_EXCL: the check and the creation are one step, so nothing written between
+    # the two is lost.
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_TRUNC if replace else os.O_EXCL
+    shown = inert(str(path))
     try:
         descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{shown} exists: --force replaces it") from None
     except OSError as exc:
-        from smtpshell.errors import UsageError
-
-        raise UsageError(f"cannot record to {inert(str(path))}: {exc.strerror}") from None
+        raise UsageError(f"cannot record to {shown}: {exc.strerror}") from None
     return os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")

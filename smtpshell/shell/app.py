@@ -32,6 +32,7 @@ class ShellConfig:
     history_file: Path | None  # None: no history on disk
     resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for mx and connect --mx
     record: Path | None = None  # record the session as a transcript from the start
+    replace_record: bool = False  # --force: the recording may replace an existing file
     # The command line's --cafile, --insecure, --helo and --timeout, for `connect`.
     connect_defaults: ConnectOptions = field(default_factory=ConnectOptions)
 
@@ -129,8 +130,9 @@ class Shell:
     def recording_path(self) -> Path | None:
         return self._recording.path
 
-    def start_recording(self, path: Path) -> None:
-        self._recording.start(path)
+    def start_recording(self, path: Path, replace: bool = False) -> None:
+        if (previous := self._recording.start(path, replace)) is not None:
+            self.info(f"recording saved to {previous}")
         self.info(f"recording to {path}")
 
     def stop_recording(self) -> Path | None:
@@ -151,7 +153,7 @@ class Shell:
 
     async def run(self, initial: ConnectOptions | None = None, stdin: TextIO | None = None) -> int:
         if self.config.record is not None:
-            self.start_recording(self.config.record)
+            self.start_recording(self.config.record, self.config.replace_record)
         try:
             if not self.interactive:
                 return await self._run_batch(initial, stdin or sys.stdin)

@@ -74,7 +74,10 @@ class CommandContext(Protocol):
         """Open a connection; False (already reported) when it failed."""
         ...
 
-    def start_recording(self, path: Path) -> None: ...
+    def start_recording(self, path: Path, replace: bool = False) -> None:
+        """Record to ``path`` (an existing file only when ``replace``), ending the
+        recording under way once the new one has started."""
+        ...
 
     def stop_recording(self) -> Path | None:
         """Stop recording; the path recorded to, or None when not recording."""
