@@ -1,6 +1,6 @@
 """Recording keeps what it has: an existing file is replaced only with ``--force``, a
 second ``record`` finishes the first, a ``record`` that fails leaves the running one
-alone."""
+alone, and a ``connect`` that fails leaves no trace in the transcript."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli_runner import run_cli
 
-from smtpshell.server import BackgroundServer
+from smtpshell.server import BackgroundServer, free_port
 
 PRECIOUS = "# an earlier recording\n> EHLO me\n250 ok\n"
 
@@ -90,3 +90,35 @@ def test_a_failed_record_keeps_the_running_one(server: BackgroundServer, tmp_pat
     assert f"recording saved to {path}: replay it with" in out
     assert "> NOOP\n250 OK" in path.read_text(encoding="utf-8")
     assert not missing.parent.exists()
+
+
+def test_a_failed_connect_leaves_no_trace_and_the_recording_replays(
+    server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.smtp"
+    dead = free_port()
+    _out, err, status = _shell(
+        server, [f"record {path}", "EHLO me", f"connect 127.0.0.1:{dead}", "NOOP", "QUIT"]
+    )
+    assert status == 1 and "cannot connect" in err
+    text = path.read_text(encoding="utf-8")
+    assert str(dead) not in text
+    assert "> NOOP\n250 OK" in text
+    out, err, status = run_cli("replay", str(path))
+    assert status == 0, out + err
+
+
+def test_a_connect_elsewhere_is_recorded_after_the_old_connection_closed(
+    server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.smtp"
+    _out, err, status = _shell(
+        server,
+        [f"record {path}", "EHLO me", f"connect 127.0.0.1:{server.port}", "NOOP", "QUIT"],
+    )
+    assert (status, err) == (0, "")
+    text = path.read_text(encoding="utf-8")
+    # In the order it happened: the old connection ended, then the new one began.
+    closed = text.index(f"# connection to 127.0.0.1:{server.port} closed\n")
+    again = text.index(f"# server: 127.0.0.1:{server.port}", closed)
+    assert text.index("220 smtpshell.local", again) < text.index("> NOOP", again)

@@ -23,10 +23,17 @@ if TYPE_CHECKING:
     from smtpshell.core.options import ConnectOptions
 
 PROGRAM = "smtpshell"
+# What a shell started without a server says first: how to connect, how to get help.
+NOT_CONNECTED = (
+    "Not connected: type connect HOST [PORT] to connect, help (or ?) for the local "
+    "commands, exit to leave."
+)
 
 DESCRIPTION = """\
 Talk to SMTP servers by hand: an interactive shell over plain TCP, STARTTLS or
 implicit TLS, with coloured replies and helpers.
+
+  smtpshell HOST [PORT]  connect, as telnet HOST PORT does (also HOST:PORT, --connect)
 
 subcommands:
   smtpshell serve ...    run the embedded local SMTP server (smtpshell serve --help)
@@ -39,6 +46,15 @@ def build_parser() -> ArgumentParser:
         prog="smtpshell",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "host", nargs="?", metavar="HOST[:PORT]", help="connect on start, as --connect does"
+    )
+    parser.add_argument(
+        "port",
+        nargs="?",
+        metavar="PORT",
+        help="the port, as in telnet HOST PORT: a number, or smtp, submission, smtps",
     )
     parser.add_argument(
         "--connect", metavar="HOST[:PORT]", help="connect on start (port 25, or 465 with --tls)"
@@ -88,14 +104,36 @@ def _dispatch(args: list[str], env: Environment) -> int:
     if subcommand is not None:
         return subcommand(args[1:], env)
     options = build_parser().parse_args(args)
-    if options.demo and options.connect:
-        raise UsageError("--demo and --connect exclude each other")
-    if options.force and options.record is None:
-        raise UsageError("--force goes with --record FILE")
-    target = connect_options(options.connect, options) if options.connect else None
+    target = _target(options)
     if options.demo:
         return _demo(options, env)
     return _shell(target, options, env)
+
+
+def _target(options: argparse.Namespace) -> ConnectOptions | None:
+    """What to connect to on start: ``HOST [PORT]``, ``HOST:PORT`` or ``--connect``."""
+    host = options.host
+    if host in _SUBCOMMANDS:
+        # Only a first word names a subcommand: `smtpshell --no-history serve` would
+        # otherwise connect to a host called serve.
+        raise UsageError(
+            f"{host} is a subcommand and goes first: smtpshell {host} ... "
+            f"(to connect to a host named {host}, use --connect {host})"
+        )
+    if options.demo and (options.connect or host):
+        given = "--connect" if options.connect else "HOST"
+        raise UsageError(f"--demo and {given} exclude each other")
+    if options.connect and host:
+        raise UsageError(
+            f"two servers: --connect {options.connect} and {host} "
+            "(write HOST PORT, HOST:PORT or --connect HOST:PORT)"
+        )
+    if options.force and options.record is None:
+        raise UsageError("--force goes with --record FILE")
+    address = options.connect or host
+    if address is None:
+        return None
+    return connect_options(address, options, port=options.port)
 
 
 def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Environment) -> int:
@@ -118,6 +156,8 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         # UTF-8 survive as surrogates: an 8-bit message body is sent as it is.
         env.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
+    if target is None and env.interactive:
+        console.print(NOT_CONNECTED, style="notice", markup=False, highlight=False)
     return asyncio.run(shell.run(target, env.stdin))
 
 

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, TextIO
 from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
+from smtpshell.core.reach import reach
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
 from smtpshell.shell.commands import build_registry
+from smtpshell.shell.commands.connection import meaning_offline
 from smtpshell.shell.output import OutputQueue
 from smtpshell.shell.recording import Recording
 
@@ -144,11 +146,24 @@ class Shell:
     # -- the loop -----------------------------------------------------------
 
     async def connect(self, target: ConnectOptions) -> bool:
+        """Connect on a second session; it replaces the current one only once its
+        server has greeted, so a failed ``connect`` leaves the shell as it was."""
+        trial = Session(self._on_event)
+        # The recording hears of the new connection only if it is kept.
+        held: list[Event] = []
+        trial.subscribe(held.append)
         try:
-            await self.session.open(target)
-        except SmtpShellError as exc:
+            await reach(trial, target, self.resolver)
+        except BaseException as exc:  # Ctrl-C too: the half-made connection goes
+            await trial.close(f"connection to {trial.endpoint} closed")
+            if not isinstance(exc, SmtpShellError):
+                raise
             self.error(str(exc))
             return False
+        # The old connection ends (without QUIT) now that the new one is up.
+        await self.session.close(f"connection to {self.session.endpoint} closed")
+        self.session.adopt(trial)
+        self._recording.catch_up(held)
         return True
 
     async def run(self, initial: ConnectOptions | None = None, stdin: TextIO | None = None) -> int:
@@ -292,6 +307,9 @@ class Shell:
         if found is not None:
             command, rest = found
             await command.handler(self, rest)
+            return
+        if not self.session.connected and (offline := meaning_offline(line)) is not None:
+            await offline[0](self, offline[1])  # QUIT and HELP at smtpshell>
             return
         if line.startswith("\\"):
             line = line[1:]

@@ -71,7 +71,8 @@ class CommandContext(Protocol):
         ...
 
     async def connect(self, options: ConnectOptions) -> bool:
-        """Open a connection; False (already reported) when it failed."""
+        """Open a connection in place of the current one; False (already reported)
+        when it failed, and then the current one is kept."""
         ...
 
     def start_recording(self, path: Path, replace: bool = False) -> None:

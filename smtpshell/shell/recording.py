@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.errors import UsageError
@@ -12,6 +13,7 @@ from smtpshell.protocol.inert import inert
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from smtpshell.core.events import Event
     from smtpshell.core.session import Session
     from smtpshell.replay.recorder import TranscriptRecorder
 
@@ -46,6 +48,13 @@ class Recording:
         session.subscribe(self._recorder)
         self.path = path
         return previous
+
+    def catch_up(self, events: Iterable[Event]) -> None:
+        """Record what happened out of the session's sight: a new connection's first
+        events, made on a second session that this one has just adopted."""
+        if self._recorder is not None:
+            for event in events:
+                self._recorder(event)
 
     def stop(self) -> Path | None:
         """End the recording; the path written to, or None when not recording."""
