@@ -68,7 +68,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--nameserver",
         metavar="HOST[:PORT]",
-        help="DNS resolver for mx lookups and direct delivery "
+        help="DNS resolver for every lookup: host names, mx, direct delivery "
         "(default: $SMTPSHELL_NAMESERVER, else the system's)",
     )
     parser.add_argument(
@@ -184,7 +184,11 @@ def _resolver(options: argparse.Namespace, env: Environment) -> ResolverConfig:
     from smtpshell.core.dns import ResolverConfig, ResolverConfigError
 
     try:
-        return ResolverConfig.from_env(options.nameserver, environ=env.environ)
+        # One time-out for every wait, DNS lookups included: --timeout 60 is for a
+        # slow network, resolver and all.
+        return ResolverConfig.from_env(
+            options.nameserver, timeout=options.timeout, environ=env.environ
+        )
     except ResolverConfigError as exc:
         raise UsageError(f"--nameserver: {exc}") from exc
 

@@ -1,20 +1,28 @@
-"""Reaching the server that connect options name: a host, or a domain's MX hosts.
+"""Reaching the server that connect options name: by host name, or a domain's MX hosts.
 
-- ``connect HOST``: the system resolves HOST, as it does for telnet, openssl
-  s_client and swaks.
+- Without a configured resolver, a host name is the system's to resolve, as it is
+  for telnet, openssl s_client and swaks.
+- With one (``--nameserver``, ``SMTPSHELL_NAMESERVER``), every lookup goes there: the
+  host's A and AAAA records come from it and each address is tried in turn, IPv4
+  first, while TLS still checks the certificate against the name that was given
+  (and sends it as SNI). ``localhost`` is never asked about (RFC 6761 6.3).
 - ``connect --mx DOMAIN`` is direct delivery's search (direct.py).
+
+The connect options' time-out also bounds the lookups made for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import ipaddress
 import ssl
 
-from smtpshell.core.direct import SMTP_PORT, connect_direct
-from smtpshell.core.dns import ResolverConfig
+from smtpshell.core.direct import SMTP_PORT, connect_direct, describe_failure
+from smtpshell.core.dns import ResolverConfig, resolve_addresses
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
-from smtpshell.errors import TlsError
+from smtpshell.errors import SmtpShellError, TlsError
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.reply import Reply
 
@@ -28,6 +36,7 @@ async def reach(session: Session, options: ConnectOptions, resolver: ResolverCon
     """Connect ``session`` as ``options`` say, looking names up with ``resolver``; the
     greeting. Raises what ``Session.connect``, the lookup or direct delivery raise."""
     session.timeout = options.timeout
+    resolver = dataclasses.replace(resolver, timeout=options.timeout)
     if options.mx is not None:
         found = await connect_direct(
             session,
@@ -39,7 +48,44 @@ async def reach(session: Session, options: ConnectOptions, resolver: ResolverCon
             helo=options.helo,
         )
         return found.greeting
-    return await _connect(session, options.endpoint, options)
+    endpoint = options.endpoint
+    if resolver.nameserver is None or _needs_no_lookup(endpoint.host):
+        return await _connect(session, endpoint, options)
+    return await _connect_by_name(session, endpoint, options, resolver)
+
+
+def _needs_no_lookup(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        # RFC 6761 6.3: localhost is the loopback, whatever a name server says.
+        return host.lower().rstrip(".") == "localhost"
+    return True
+
+
+async def _connect_by_name(
+    session: Session, endpoint: Endpoint, options: ConnectOptions, resolver: ResolverConfig
+) -> Reply:
+    ipv4, ipv6 = await resolve_addresses(endpoint.host, resolver)
+    # IPv4 first, as for MX hosts: a fixed order makes what is tried predictable.
+    addresses = (*ipv4, *ipv6)
+    for index, address in enumerate(addresses):
+        session.notify(f"trying {endpoint.host} [{address}]:{endpoint.port}...")
+        try:
+            return await _connect(session, Endpoint(address, endpoint.port), options, endpoint.host)
+        except SmtpShellError as exc:
+            if index == len(addresses) - 1 or not _not_reached(exc):
+                raise
+            session.notify(f"... {describe_failure(exc)}")
+    raise AssertionError("resolve_addresses returns at least one address")
+
+
+def _not_reached(exc: SmtpShellError) -> bool:
+    """True when the connection itself failed (refused, unreachable, no answer):
+    then another address of the same host may do better. A TLS failure or a
+    server that never greets would be the same on every address."""
+    cause = exc.__cause__
+    return isinstance(cause, OSError) and not isinstance(cause, ssl.SSLError)
 
 
 async def _connect(

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ShellConfig:
     history_file: Path | None  # None: no history on disk
-    resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for mx and connect --mx
+    resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for every DNS lookup
     record: Path | None = None  # record the session as a transcript from the start
     replace_record: bool = False  # --force: the recording may replace an existing file
     # The command line's --cafile, --insecure, --helo and --timeout, for `connect`.

@@ -38,7 +38,7 @@ class CommandContext(Protocol):
 
     @property
     def resolver(self) -> ResolverConfig:
-        """The DNS resolver for ``mx`` and ``connect --mx``."""
+        """The DNS resolver for every lookup (``mx``, ``connect``)."""
         ...
 
     @property
