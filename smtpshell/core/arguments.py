@@ -68,7 +68,7 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
         type=seconds_up_to(86400),
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"time-out for connecting and for each reply (default {DEFAULT_TIMEOUT:g})",
+        help=f"time-out for connecting, DNS lookups and each reply (default {DEFAULT_TIMEOUT:g})",
     )
 
 
