@@ -84,15 +84,17 @@ class Peer:
 
 
 class HostileServer:
-    """Runs ``script`` for each connection on a free loopback port, in a thread."""
+    """Runs ``script`` for each connection on a free loopback port (or ``host`` and
+    ``port`` if given), in a thread."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, host: str = "127.0.0.1", port: int = 0) -> None:
         self._script = script
+        self._host = host
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._done: set[asyncio.Task[None]] = set()
-        self.port = 0
+        self.port = port
         self.peers: list[Peer] = []
         self.errors: list[BaseException] = []
         self._finished = threading.Condition()
@@ -132,7 +134,7 @@ class HostileServer:
         self._thread.start()
 
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            return await asyncio.start_server(self._serve, self._host, self.port)
 
         self._server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]

@@ -53,7 +53,7 @@ class Context:
         self.connected_to.append(options)
         return True
 
-    def start_recording(self, path: Path) -> None:
+    def start_recording(self, path: Path, replace: bool = False) -> None:
         self.recording_path = path
 
     def stop_recording(self) -> Path | None:

@@ -23,10 +23,17 @@ if TYPE_CHECKING:
     from smtpshell.core.options import ConnectOptions
 
 PROGRAM = "smtpshell"
+# What a shell started without a server says first: how to connect, how to get help.
+NOT_CONNECTED = (
+    "Not connected: type connect HOST [PORT] to connect, help (or ?) for the local "
+    "commands, exit to leave."
+)
 
 DESCRIPTION = """\
 Talk to SMTP servers by hand: an interactive shell over plain TCP, STARTTLS or
 implicit TLS, with coloured replies and helpers.
+
+  smtpshell HOST [PORT]  connect, as telnet HOST PORT does (also HOST:PORT, --connect)
 
 subcommands:
   smtpshell serve ...    run the embedded local SMTP server (smtpshell serve --help)
@@ -41,6 +48,15 @@ def build_parser() -> ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "host", nargs="?", metavar="HOST[:PORT]", help="connect on start, as --connect does"
+    )
+    parser.add_argument(
+        "port",
+        nargs="?",
+        metavar="PORT",
+        help="the port, as in telnet HOST PORT: a number, or smtp, submission, smtps",
+    )
+    parser.add_argument(
         "--connect", metavar="HOST[:PORT]", help="connect on start (port 25, or 465 with --tls)"
     )
     add_connect_arguments(parser)
@@ -52,7 +68,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--nameserver",
         metavar="HOST[:PORT]",
-        help="DNS resolver for mx lookups and direct delivery "
+        help="DNS resolver for every lookup: host names, mx, direct delivery "
         "(default: $SMTPSHELL_NAMESERVER, else the system's)",
     )
     parser.add_argument(
@@ -60,6 +76,9 @@ def build_parser() -> ArgumentParser:
         type=Path,
         metavar="FILE",
         help="record the session as a transcript (replay it with smtpshell replay FILE)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="let --record replace an existing FILE"
     )
     parser.add_argument("--no-history", action="store_true", help="keep no command history on disk")
     parser.add_argument("--version", action="version", version=f"smtpshell {__version__}")
@@ -85,12 +104,36 @@ def _dispatch(args: list[str], env: Environment) -> int:
     if subcommand is not None:
         return subcommand(args[1:], env)
     options = build_parser().parse_args(args)
-    if options.demo and options.connect:
-        raise UsageError("--demo and --connect exclude each other")
-    target = connect_options(options.connect, options) if options.connect else None
+    target = _target(options)
     if options.demo:
         return _demo(options, env)
     return _shell(target, options, env)
+
+
+def _target(options: argparse.Namespace) -> ConnectOptions | None:
+    """What to connect to on start: ``HOST [PORT]``, ``HOST:PORT`` or ``--connect``."""
+    host = options.host
+    if host in _SUBCOMMANDS:
+        # Only a first word names a subcommand: `smtpshell --no-history serve` would
+        # otherwise connect to a host called serve.
+        raise UsageError(
+            f"{host} is a subcommand and goes first: smtpshell {host} ... "
+            f"(to connect to a host named {host}, use --connect {host})"
+        )
+    if options.demo and (options.connect or host):
+        given = "--connect" if options.connect else "HOST"
+        raise UsageError(f"--demo and {given} exclude each other")
+    if options.connect and host:
+        raise UsageError(
+            f"two servers: --connect {options.connect} and {host} "
+            "(write HOST PORT, HOST:PORT or --connect HOST:PORT)"
+        )
+    if options.force and options.record is None:
+        raise UsageError("--force goes with --record FILE")
+    address = options.connect or host
+    if address is None:
+        return None
+    return connect_options(address, options, port=options.port)
 
 
 def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Environment) -> int:
@@ -105,6 +148,7 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         history_file=_history_file(options, env),
         resolver=resolver,
         record=options.record,
+        replace_record=options.force,
         connect_defaults=connect_options(None, options),
     )
     if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):
@@ -112,6 +156,8 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         # UTF-8 survive as surrogates: an 8-bit message body is sent as it is.
         env.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
+    if target is None and env.interactive:
+        console.print(NOT_CONNECTED, style="notice", markup=False, highlight=False)
     return asyncio.run(shell.run(target, env.stdin))
 
 
@@ -138,7 +184,11 @@ def _resolver(options: argparse.Namespace, env: Environment) -> ResolverConfig:
     from smtpshell.core.dns import ResolverConfig, ResolverConfigError
 
     try:
-        return ResolverConfig.from_env(options.nameserver, environ=env.environ)
+        # One time-out for every wait, DNS lookups included: --timeout 60 is for a
+        # slow network, resolver and all.
+        return ResolverConfig.from_env(
+            options.nameserver, timeout=options.timeout, environ=env.environ
+        )
     except ResolverConfigError as exc:
         raise UsageError(f"--nameserver: {exc}") from exc
 

@@ -9,6 +9,7 @@ usage errors raise :class:`UsageError`, ``--help`` raises :class:`HelpRequested`
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
 from smtpshell.errors import HelpRequested, UsageError
-from smtpshell.protocol.endpoint import EndpointError, TlsMode, parse_port
+from smtpshell.protocol.endpoint import EndpointError, TlsMode, parse_port, split_host_port
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -67,18 +68,24 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
         type=seconds_up_to(86400),
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"time-out for connecting and for each reply (default {DEFAULT_TIMEOUT:g})",
+        help=f"time-out for connecting, DNS lookups and each reply (default {DEFAULT_TIMEOUT:g})",
     )
 
 
-def connect_options(address: str | None, args: argparse.Namespace) -> ConnectOptions:
+def connect_options(
+    address: str | None, args: argparse.Namespace, port: str | None = None
+) -> ConnectOptions:
     """The options :func:`add_connect_arguments` read, with ``HOST[:PORT]`` if given.
 
+    ``port`` is a port written apart, as in ``telnet HOST PORT``: a number or a
+    service name (``smtp``, ``submission``, ``smtps``), as telnet and openssl take.
     The mode is None when neither ``--tls`` nor ``--starttls`` was given, so that
     ``replay`` can tell it from an explicit choice.
     """
     mode = TlsMode.IMPLICIT if args.tls else TlsMode.STARTTLS if args.starttls else None
-    return ConnectOptions.parse(
+    if port is not None:
+        _check_port_apart(address, port)
+    options = ConnectOptions.parse(
         address,
         mode=mode,
         cafile=args.cafile,
@@ -86,6 +93,16 @@ def connect_options(address: str | None, args: argparse.Namespace) -> ConnectOpt
         helo=args.helo,
         timeout=args.timeout,
     )
+    if port is None:
+        return options
+    return dataclasses.replace(options, port=parse_port(port, services=True))
+
+
+def _check_port_apart(address: str | None, port: str) -> None:
+    if address is None:
+        raise UsageError(f"a port ({port}) but no host: write HOST PORT or HOST:PORT")
+    if split_host_port(address)[1] is not None:
+        raise UsageError(f"two ports: {address} and {port} (write HOST PORT or HOST:PORT)")
 
 
 def connect_defaults(defaults: ConnectOptions) -> argparse.Namespace:

@@ -148,7 +148,7 @@ async def _attempt(
         greeting = await session.connect(endpoint, mode, tls, helo, server_hostname=host.name)
     except SmtpShellError as exc:
         await session.close()
-        return _reason(exc), None, str(exc) in failures
+        return describe_failure(exc), None, str(exc) in failures
     finally:
         session.unsubscribe(note)
     if greeting.code != 220:
@@ -158,8 +158,8 @@ async def _attempt(
     return "220", greeting, False
 
 
-def _reason(exc: SmtpShellError) -> str:
-    """A few words for an attempt's failure, as in "... connection refused"."""
+def describe_failure(exc: SmtpShellError) -> str:
+    """A few words for a connection attempt's failure, as in "... connection refused"."""
     cause = exc.__cause__
     if isinstance(cause, OSError) and cause.errno in _ERRNO_WORDS:
         return _ERRNO_WORDS[cause.errno]

@@ -15,6 +15,7 @@ module (and starting the shell) stays cheap.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import itertools
 import os
@@ -36,6 +37,7 @@ from smtpshell.protocol.endpoint import (
 )
 
 if TYPE_CHECKING:
+    import dns._asyncbackend
     import dns.asyncresolver
     import dns.name
     import dns.resolver
@@ -291,6 +293,12 @@ class _Lookup:
                 texts.append(f"query refused (REFUSED) by {where}")
             elif isinstance(error, str):
                 texts.append(f"error {error} from {where}")
+            elif isinstance(error, ConnectionRefusedError):
+                # An ICMP "port unreachable" on our connected socket (_connected_udp):
+                # waiting longer would not change it.
+                texts.append(f"connection refused by {where}: no DNS server listens there")
+            elif isinstance(error, OSError) and error.errno is not None:
+                texts.append(f"{where}: {os.strerror(error.errno).lower()}")
             else:
                 texts.append(f"no usable answer from {where} ({_reason(error)})")
         return "; ".join(dict.fromkeys(texts)) or "no nameserver could answer"
@@ -312,7 +320,9 @@ class _Lookup:
         try:
             # The remaining time as dnspython's lifetime, so that the MX query
             # and the address queries after it share one budget.
-            answer = await self.resolver.resolve(name, rdtype, lifetime=remaining, search=False)
+            answer = await self.resolver.resolve(
+                name, rdtype, lifetime=remaining, search=False, backend=_connected_udp()
+            )
         except dns.resolver.NoAnswer:
             return None
         except dns.resolver.NXDOMAIN as exc:
@@ -340,6 +350,23 @@ class _Lookup:
         a, aaaa = _unwrap(v4), _unwrap(v6)
         ttls = [answer.rrset.ttl for answer in (a, aaaa) if answer and answer.rrset]
         return _rdata_texts(a), _rdata_texts(aaaa), min(ttls, default=0)
+
+
+@functools.cache
+def _connected_udp() -> dns._asyncbackend.Backend:
+    """dnspython's asyncio backend, with UDP sockets connected to the server.
+
+    Only a connected UDP socket hears the ICMP "port unreachable" of a server
+    where nothing listens (Linux reports it as ECONNREFUSED on the next read): the
+    lookup then fails at once, saying so, instead of waiting for its time-out.
+    """
+    import dns.asyncbackend
+
+    class ConnectedUdp(type(dns.asyncbackend.get_backend("asyncio"))):  # type: ignore[misc]
+        def datagram_connection_required(self) -> bool:
+            return True
+
+    return ConnectedUdp()
 
 
 def _unwrap(

@@ -31,6 +31,8 @@ class ConnectOptions:
     insecure: bool = False
     helo: str = DEFAULT_HELO
     timeout: float = DEFAULT_TIMEOUT
+    # A domain whose mail exchangers to try, in place of host (``connect --mx``).
+    mx: str | None = None
 
     @classmethod
     def parse(cls, address: str | None, **options: object) -> ConnectOptions:

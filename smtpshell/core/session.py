@@ -17,7 +17,7 @@ import os
 import socket
 import ssl
 from collections import deque
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 
 from smtpshell.core.events import (
     Closed,
@@ -79,6 +79,7 @@ class Session:
         # One future per reply owed, in the order of self._state.awaiting.
         self._replies: deque[asyncio.Future[Reply]] = deque()
         self._closed_reported = True
+        self._owner: _Owner | None = None  # where the connection's callbacks go
 
     async def __aenter__(self) -> Session:
         return self
@@ -200,12 +201,14 @@ class Session:
         self, endpoint: Endpoint, mode: TlsMode, context: ssl.SSLContext | None
     ) -> None:
         # Callbacks act only while their stream is the current one: a replaced
-        # connection's late connection_lost must not close its successor.
+        # connection's late connection_lost must not close its successor. They go
+        # to the stream's owner, which adopt() can change.
+        owner = self._owner = _Owner(self)
         stream = SmtpStream(
             lambda transport: self._on_made(stream, transport, endpoint, mode),
-            lambda reply: self._on_reply(reply) if self._stream is stream else None,
-            lambda exc: self._on_protocol_error(exc) if self._stream is stream else None,
-            lambda exc: self._on_lost(exc) if self._stream is stream else None,
+            lambda reply: owner.current(stream, lambda s: s._on_reply(reply)),
+            lambda exc: owner.current(stream, lambda s: s._on_protocol_error(exc)),
+            lambda exc: owner.current(stream, lambda s: s._on_lost(exc)),
         )
         async with asyncio.timeout(self.timeout):
             await asyncio.get_running_loop().create_connection(
@@ -215,6 +218,25 @@ class Session:
                 ssl=context,
                 server_hostname=self.server_hostname if context else None,
             )
+
+    def adopt(self, other: Session) -> None:
+        """Carry on with ``other``'s connection as this session's own; ``other`` is left
+        without one. This session must have none (``close`` it first).
+
+        A shell opens a new connection on a second session and keeps its current one
+        until the new server has greeted, so that a failed ``connect`` changes nothing.
+        """
+        if self._stream is not None or self._last_stream is not None:
+            raise RuntimeError("a session adopts a connection only when it has none")
+        listeners = self._listeners
+        # Everything but the listeners belongs to the connection: stream, SMTP state,
+        # TLS, time-out, the pending handshake.
+        self.__dict__.update(vars(other))
+        self._listeners = listeners
+        if self._owner is not None:
+            self._owner.session = self
+        other._reset_state()
+        other._upgrade_task = other._last_stream = None
 
     async def open(self, options: ConnectOptions) -> Reply:
         """Connect as ``options`` say (their time-out becomes the session's)."""
@@ -339,16 +361,16 @@ class Session:
             raise TlsError("STARTTLS is under way: nothing is sent until TLS is up")
         stream.transport.write(data)
 
-    async def close(self) -> None:
+    async def close(self, reason: str = "connection closed") -> None:
         """Close from our side (no QUIT: that is for the user or the sender to send).
 
         Returns once the connection is gone and any TLS handshake is cancelled, so
         nothing is left to the garbage collector; what does not end within
-        min(CLOSE_GRACE, time-out) is aborted.
+        min(CLOSE_GRACE, time-out) is aborted. ``reason`` is what the Closed event says.
         """
         stream = self._stream
         if stream is not None:
-            self._finish(ConnectionClosed("connection closed"), "connection closed", by_peer=False)
+            self._finish(ConnectionClosed(reason), reason, by_peer=False)
             if stream.transport is not None:
                 stream.transport.close()
         await self._release()
@@ -511,6 +533,18 @@ class Session:
         if self._stream is None:
             raise NotConnected("not connected (use connect HOST[:PORT])")
         return self._stream
+
+
+class _Owner:
+    """The session a connection's callbacks go to: the one that dialled it, or the one
+    that adopted it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def current(self, stream: SmtpStream, call: Callable[[Session], None]) -> None:
+        if self.session._stream is stream:
+            call(self.session)
 
 
 def _check_server_name(name: str) -> None:

@@ -14,6 +14,11 @@ from collections.abc import Callable
 from smtpshell.errors import ProtocolError
 from smtpshell.protocol.reply import Reply, ReplyParser
 
+# The first byte of a TLS record: alert (21) or handshake (22), RFC 8446 5.1. An
+# SMTP reply starts with a digit, so a server whose first byte is one of these
+# speaks TLS: it wants implicit TLS (RFC 8314), and no greeting will ever come.
+_TLS_RECORD_TYPES = b"\x15\x16"
+
 
 class SmtpStream(asyncio.Protocol):
     def __init__(
@@ -31,6 +36,7 @@ class SmtpStream(asyncio.Protocol):
         self._holding = False
         self._held_bytes = 0
         self._broken = False
+        self._heard = False  # whether any byte has arrived yet
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._gone = asyncio.Event()
@@ -47,6 +53,17 @@ class SmtpStream(asyncio.Protocol):
             return
         if self._broken:
             return
+        if not self._heard and data:
+            self._heard = True
+            if data[0] in _TLS_RECORD_TYPES and data[1:2] in (b"", b"\x03"):
+                self._broken = True
+                self._on_error(
+                    ProtocolError(
+                        "the server answers in TLS, not in SMTP: it expects implicit "
+                        "TLS (connect with --tls)"
+                    )
+                )
+                return
         self._parser.feed(data)
         try:
             while not self._holding:

@@ -135,24 +135,31 @@ class TranscriptRecorder:
             self._stream.flush()
 
 
-def open_recording(path: Path) -> TextIO:
+def open_recording(path: Path, replace: bool = False) -> TextIO:
     """Open ``path`` for a new recording, created readable by its owner only (0600).
 
     A recording holds addresses and message text; like a shell history it is
-    nobody else's business. An existing file keeps the mode it has.
+    nobody else's business. An existing file is refused unless ``replace`` (it may
+    be an earlier recording); one that is replaced keeps the mode it has.
     """
     from smtpshell.errors import UsageError
 
-    # O_NONBLOCK: opening a FIFO for writing would wait for a reader forever, with
-    # the whole shell stopped. Only a regular file is accepted, then blocking again.
+    # O_EXCL: the check and the creation are one step, so nothing written between
+    # the two is lost. O_NONBLOCK: opening a FIFO for writing would wait for a reader
+    # forever, with the whole shell stopped; only a regular file is accepted.
     flags = os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not replace:
+        flags |= os.O_EXCL
+    shown = inert(str(path))
     try:
         descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{shown} exists: --force replaces it") from None
     except OSError as exc:
-        raise UsageError(f"cannot record to {inert(str(path))}: {exc.strerror}") from None
+        raise UsageError(f"cannot record to {shown}: {exc.strerror}") from None
     if not stat.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
-        raise UsageError(f"cannot record to {inert(str(path))}: not a regular file")
+        raise UsageError(f"cannot record to {shown}: not a regular file")
     os.set_blocking(descriptor, True)
     os.ftruncate(descriptor, 0)
     return os.fdopen(descriptor, "w", encoding="utf-8", newline="\n")

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, TextIO
 from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
+from smtpshell.core.reach import reach
 from smtpshell.core.session import Session
 from smtpshell.errors import NotConnected, SmtpShellError, UsageError
 from smtpshell.protocol.commands import SMTP_VERBS, is_utf8, verb_of
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
 from smtpshell.shell.commands import build_registry
+from smtpshell.shell.commands.connection import meaning_offline
 from smtpshell.shell.output import OutputQueue
 from smtpshell.shell.recording import Recording
 
@@ -31,8 +33,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ShellConfig:
     history_file: Path | None  # None: no history on disk
-    resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for mx and connect --mx
+    resolver: ResolverConfig = field(default_factory=ResolverConfig)  # for every DNS lookup
     record: Path | None = None  # record the session as a transcript from the start
+    replace_record: bool = False  # --force: the recording may replace an existing file
     # The command line's --cafile, --insecure, --helo and --timeout, for `connect`.
     connect_defaults: ConnectOptions = field(default_factory=ConnectOptions)
 
@@ -131,8 +134,9 @@ class Shell:
     def recording_path(self) -> Path | None:
         return self._recording.path
 
-    def start_recording(self, path: Path) -> None:
-        self._recording.start(path)
+    def start_recording(self, path: Path, replace: bool = False) -> None:
+        if (previous := self._recording.start(path, replace)) is not None:
+            self.info(f"recording saved to {previous}")
         self.info(f"recording to {path}")
 
     def stop_recording(self) -> Path | None:
@@ -144,16 +148,29 @@ class Shell:
     # -- the loop -----------------------------------------------------------
 
     async def connect(self, target: ConnectOptions) -> bool:
+        """Connect on a second session; it replaces the current one only once its
+        server has greeted, so a failed ``connect`` leaves the shell as it was."""
+        trial = Session(self._on_event)
+        # The recording hears of the new connection only if it is kept.
+        held: list[Event] = []
+        trial.subscribe(held.append)
         try:
-            await self.session.open(target)
-        except SmtpShellError as exc:
+            await reach(trial, target, self.resolver)
+        except BaseException as exc:  # Ctrl-C too: the half-made connection goes
+            await trial.close(f"connection to {trial.endpoint} closed")
+            if not isinstance(exc, SmtpShellError):
+                raise
             self.error(str(exc))
             return False
+        # The old connection ends (without QUIT) now that the new one is up.
+        await self.session.close(f"connection to {self.session.endpoint} closed")
+        self.session.adopt(trial)
+        self._recording.catch_up(held)
         return True
 
     async def run(self, initial: ConnectOptions | None = None, stdin: TextIO | None = None) -> int:
         if self.config.record is not None:
-            self.start_recording(self.config.record)
+            self.start_recording(self.config.record, self.config.replace_record)
         try:
             if not self.interactive:
                 return await self._run_batch(initial, stdin or sys.stdin)
@@ -299,6 +316,9 @@ class Shell:
         if found is not None:
             command, rest = found
             await command.handler(self, rest)
+            return
+        if not self.session.connected and (offline := meaning_offline(line)) is not None:
+            await offline[0](self, offline[1])  # QUIT and HELP at smtpshell>
             return
         escaped = line.startswith("\\")
         if escaped:

@@ -38,7 +38,7 @@ class CommandContext(Protocol):
 
     @property
     def resolver(self) -> ResolverConfig:
-        """The DNS resolver for ``mx`` and ``connect --mx``."""
+        """The DNS resolver for every lookup (``mx``, ``connect``)."""
         ...
 
     @property
@@ -71,10 +71,14 @@ class CommandContext(Protocol):
         ...
 
     async def connect(self, options: ConnectOptions) -> bool:
-        """Open a connection; False (already reported) when it failed."""
+        """Open a connection in place of the current one; False (already reported)
+        when it failed, and then the current one is kept."""
         ...
 
-    def start_recording(self, path: Path) -> None: ...
+    def start_recording(self, path: Path, replace: bool = False) -> None:
+        """Record to ``path`` (an existing file only when ``replace``), ending the
+        recording under way once the new one has started."""
+        ...
 
     def stop_recording(self) -> Path | None:
         """Stop recording; the path recorded to, or None when not recording."""

@@ -15,16 +15,31 @@ from smtpshell.core.arguments import (
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.render.tables import tls_table
 from smtpshell.shell.commands.dns import connect_mx
-from smtpshell.shell.registry import LocalCommand
+from smtpshell.shell.commands.help import leave, show_help
+from smtpshell.shell.registry import Handler, LocalCommand
 
 if TYPE_CHECKING:
     from smtpshell.shell.context import CommandContext
+
+# At `smtpshell>` there is no server to send QUIT or HELP to: they mean what telnet's
+# quit and help mean. Connected, they are SMTP verbs and go to the server.
+_OFFLINE: dict[str, Handler] = {"quit": leave, "help": show_help}
+
+
+def meaning_offline(line: str) -> tuple[Handler, str] | None:
+    """The local meaning of a line typed while not connected, and the rest of the
+    line, or None. A line begun with a backslash has none: it is meant for a server."""
+    word, _, rest = line.strip().partition(" ")
+    handler = _OFFLINE.get(word.lower())
+    return (handler, rest) if handler is not None else None
 
 
 async def connect(ctx: CommandContext, rest: str) -> None:
     """Connect to a server, or with --mx to a domain's first answering MX host."""
     parser = ArgumentParser(prog="connect", add_help=False)
     parser.add_argument("address", nargs="?")
+    # `connect HOST PORT`, as telnet's `open HOST PORT`; --port is for --mx.
+    parser.add_argument("port_apart", nargs="?", metavar="PORT")
     parser.add_argument("--mx", metavar="DOMAIN")
     parser.add_argument("--port", type=port_number, metavar="N")
     add_connect_arguments(parser)
@@ -35,10 +50,10 @@ async def connect(ctx: CommandContext, rest: str) -> None:
         await connect_mx(ctx, args)
         return
     if args.address is None:
-        raise UsageError("connect needs HOST[:PORT] or --mx DOMAIN")
+        raise UsageError("connect needs HOST[:PORT] or --mx DOMAIN (or HOST PORT)")
     if args.port is not None:
-        raise UsageError("--port goes with --mx; otherwise write HOST:PORT")
-    await ctx.connect(connect_options(args.address, args))
+        raise UsageError("--port goes with --mx; otherwise write HOST PORT or HOST:PORT")
+    await ctx.connect(connect_options(args.address, args, port=args.port_apart))
 
 
 async def disconnect(ctx: CommandContext, rest: str) -> None:
@@ -63,8 +78,8 @@ COMMANDS = (
     LocalCommand(
         "connect",
         connect,
-        usage="connect HOST[:PORT] | --mx DOMAIN [--port N] [--tls|--starttls] [--cafile PEM] "
-        "[--insecure] [--helo NAME] [--timeout SECONDS]",
+        usage="connect HOST[:PORT] | HOST PORT | --mx DOMAIN [--port N] [--tls|--starttls] "
+        "[--cafile PEM] [--insecure] [--helo NAME] [--timeout SECONDS]",
         aliases=("open",),
     ),
     LocalCommand("disconnect", disconnect, aliases=("close",)),

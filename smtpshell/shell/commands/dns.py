@@ -1,7 +1,8 @@
 """Local commands for DNS: ``mx DOMAIN`` and the direct delivery behind ``connect --mx``.
 
 Both ask the configured resolver (``--nameserver``, ``SMTPSHELL_NAMESERVER``), not
-the system's: what is shown is exactly where direct delivery would go.
+the system's: what is shown is exactly where direct delivery would go. ``connect
+--mx`` hands the domain to the shell's ``connect`` (core/reach.py does the search).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from smtpshell.core.arguments import ArgumentParser, connect_options, seconds_up_to, split_arguments
-from smtpshell.core.direct import SMTP_PORT, connect_direct
+from smtpshell.core.direct import SMTP_PORT
 from smtpshell.core.dns import lookup_mx
 from smtpshell.render.tables import mx_renderable
 from smtpshell.shell.registry import LocalCommand
@@ -34,18 +35,8 @@ async def mx(ctx: CommandContext, rest: str) -> None:
 
 async def connect_mx(ctx: CommandContext, args: argparse.Namespace) -> None:
     """``connect --mx DOMAIN``: try the MX hosts in order; stop at the first 220."""
-    session = ctx.session
     options = connect_options(None, args)
-    session.timeout = options.timeout
-    await connect_direct(
-        session,
-        args.mx,
-        ctx.resolver,
-        port=args.port or SMTP_PORT,
-        mode=options.tls_mode,
-        tls=options.tls,
-        helo=options.helo,
-    )
+    await ctx.connect(dataclasses.replace(options, mx=args.mx, port=args.port or SMTP_PORT))
 
 
 COMMANDS = (LocalCommand("mx", mx, usage="mx DOMAIN [--timeout SECONDS]"),)
