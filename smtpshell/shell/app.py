@@ -256,9 +256,7 @@ class Shell:
         finally:
             await body.aclose()
 
-    async def _message_by_line(
-        self, body: AsyncGenerator[bytes, None], source: PipedInput
-    ) -> None:
+    async def _message_by_line(self, body: AsyncGenerator[bytes, None], source: PipedInput) -> None:
         async for raw in body:
             try:
                 self.session.send_data_line(raw.decode("utf-8", "surrogateescape"))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from smtpshell.errors import CommandRejected, UsageError
 from smtpshell.protocol.commands import check_data_line
 from smtpshell.protocol.dotstuff import MAX_TEXT_LINE_OCTETS
+from smtpshell.protocol.inert import inert
 from smtpshell.protocol.state import AUTH_RESPONSE, END_DATA, GREETING
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def local_echo(registry: Registry, line: str) -> str | None:
         return None
     start = registry.secret_start(line)
     shown = line if start is None else f"{line[:start]}********"
-    return f"> {shown}"
+    return f"> {inert(shown)}"
 
 
 class PipedInput:
