@@ -182,11 +182,12 @@ class Shell:
     async def _run_interactive(self, initial: ConnectOptions | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
 
-        from smtpshell.shell.prompt import build_prompt
+        from smtpshell.shell.prompt import above_prompt, build_prompt
 
-        self._prompt = build_prompt(
+        self._prompt = prompt = build_prompt(
             self.session, self.registry, self.config.history_file, self._typing_secret
         )
+        self._output.around = lambda: above_prompt(prompt)
         with patch_stdout(raw=True):
             if initial is not None and not await self.connect(initial):
                 return 1

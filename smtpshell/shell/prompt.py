@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -62,6 +63,22 @@ def prompt_fragments(session: PromptState) -> FormattedText:
         parts.append(("class:prompt.mode", " auth"))
     parts.append(("", "> "))
     return FormattedText(parts)
+
+
+@contextmanager
+def above_prompt(prompt: PromptSession[str]) -> Iterator[None]:
+    """Print above a prompt that waits for keys: it is erased first and drawn again
+    below what was printed. Printed straight after it, a line would continue the
+    prompt's own line."""
+    app = prompt.app
+    if not app.is_running or app.is_done:
+        yield
+        return
+    app.renderer.erase()
+    try:
+        yield
+    finally:
+        app.invalidate()
 
 
 def build_prompt(
