@@ -20,6 +20,7 @@ from smtpshell.render.events import EventRenderer
 from smtpshell.shell.batch import PipedInput, ScriptStatus, local_echo
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.output import OutputQueue
+from smtpshell.shell.paste import PastedLines, masked
 from smtpshell.shell.recording import Recording
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class Shell:
         self._stdin: LineReader = sys.stdin
         self._recording = Recording(self.session)
         self._output = OutputQueue(self._say_dropped)
+        self._pasted = PastedLines()  # what a paste left after its first line
 
     # -- output -------------------------------------------------------------
 
@@ -185,7 +187,11 @@ class Shell:
         from smtpshell.shell.prompt import above_prompt, build_prompt
 
         self._prompt = prompt = build_prompt(
-            self.session, self.registry, self.config.history_file, self._typing_secret
+            self.session,
+            self.registry,
+            self.config.history_file,
+            self._typing_secret,
+            self._pasted,
         )
         self._output.around = lambda: above_prompt(prompt)
         with patch_stdout(raw=True):
@@ -195,7 +201,7 @@ class Shell:
                 text = await self._read()
                 if text is None:
                     break
-                await self._handle_typed(text.split("\n"))
+                await self._handle_typed(text.split("\n"), self._pasted.take())
         return 0
 
     async def _run_batch(self, initial: ConnectOptions | None, stdin: TextIO) -> int:
@@ -276,9 +282,13 @@ class Shell:
             # A line begun while a 334 is pending is a credential to the end, even
             # if the server gives up (421) before Enter.
             await self._output.flush()
-            self._secret_prompt = self.session.auth_pending
+            # What a paste left to edit, a credential by the paste's own lines or not.
+            tail, tail_secret = self._pasted.take_tail()
+            self._secret_prompt = self.session.auth_pending or tail_secret
             try:
-                return await self._prompt.prompt_async(lambda: prompt_fragments(self.session))
+                return await self._prompt.prompt_async(
+                    lambda: prompt_fragments(self.session), default=tail
+                )
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -286,16 +296,39 @@ class Shell:
                     return "."  # Ctrl-D ends the message, as "." does
                 return None
 
-    async def _handle_typed(self, lines: list[str]) -> None:
-        """What was typed or pasted at one prompt, line by line. Ctrl-C abandons the
-        rest of a pasted block: the user stopped it, so nothing more is sent."""
-        for index, line in enumerate(lines):
+    async def _handle_typed(
+        self, lines: list[str], pasted: list[tuple[str, int | None]] | None = None
+    ) -> None:
+        """What was typed or pasted at one prompt, line by line; the ``pasted`` lines
+        after it are each shown at a prompt first, so replies come under their lines.
+        Ctrl-C abandons the rest of a pasted block: the user stopped it, so nothing
+        more is sent."""
+        todo: list[tuple[str, bool, int | None]] = [(line, False, None) for line in lines]
+        todo += [(line, True, start) for line, start in pasted or ()]
+        for index, (line, show, start) in enumerate(todo):
+            if show:
+                self._show_pasted(line, start)
             finished = await self._guarded(self.handle(line))
             self._secret_prompt = False
-            left = len(lines) - index - 1
-            if not finished and left:
-                self.info(f"the other {left} pasted line(s) were not sent")
+            if not finished:
+                left = len(todo) - index - 1 + (1 if self._pasted.take_tail()[0] else 0)
+                if left:
+                    self.info(f"the other {left} pasted line(s) were not sent")
                 return
+
+    def _show_pasted(self, line: str, secret_start: int | None) -> None:
+        from smtpshell.shell.prompt import prompt_fragments, show_as_typed
+
+        session = self.session
+        if session.in_data:
+            secret_start = None  # message text, never a credential
+        elif session.auth_pending:
+            secret_start = 0  # the whole line answers a 334
+        shown = inert(masked(line, secret_start))
+        fragments = prompt_fragments(session)  # the prompt as it is now, not when shown
+        prompt = self._prompt
+        assert prompt is not None
+        self._output.put(lambda: show_as_typed(prompt, fragments, shown))
 
     async def _guarded(self, work: Awaitable[None]) -> bool:
         """Run one line's work; Ctrl-C abandons the wait (the reply still shows later)

@@ -16,6 +16,7 @@ from prompt_toolkit.styles import Style
 from smtpshell.shell.completer import SmtpCompleter
 from smtpshell.shell.history import FilteredFileHistory, keep_in_history
 from smtpshell.shell.masking import MaskSecrets
+from smtpshell.shell.paste import PastedLines, paste_bindings
 
 if TYPE_CHECKING:
     from smtpshell.core.session import Session
@@ -86,15 +87,19 @@ def build_prompt(
     registry: Registry,
     history_file: Path | None,
     typing_secret: Callable[[], bool],
+    pasted: PastedLines,
 ) -> PromptSession[str]:
     """The prompt of the shell: completion, masking and a history without secrets.
 
     ``typing_secret`` says whether the line being typed answers an AUTH challenge:
     true from the moment the prompt appeared with a 334 pending, even if the server
-    gives up (421) before Enter.
+    gives up (421) before Enter. A paste leaves in ``pasted`` what follows its first
+    line.
     """
 
     def keep(line: str) -> bool:
+        if pasted.accepting:
+            return False  # pastes stay out of the history, as they always did
         return keep_in_history(
             line, registry, in_data=session.in_data, auth_pending=typing_secret()
         )
@@ -116,4 +121,13 @@ def build_prompt(
         # While an AUTH 334 is pending, what is typed is a credential.
         is_password=Condition(typing_secret),
         enable_history_search=False,
+        key_bindings=paste_bindings(pasted, registry, typing_secret, lambda: session.in_data),
     )
+
+
+def show_as_typed(prompt: PromptSession[str], fragments: FormattedText, line: str) -> None:
+    """A line after the prompt it would have been typed at (``fragments``)."""
+    from prompt_toolkit import print_formatted_text
+
+    shown = FormattedText([*fragments, ("", line)])
+    print_formatted_text(shown, style=PROMPT_STYLE, output=prompt.app.output)
