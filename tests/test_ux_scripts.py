@@ -213,3 +213,14 @@ def test_a_script_read_from_a_file_works_the_same(server: BackgroundServer, tmp_
         )  # fmt: skip
     assert result.returncode == 0, result
     assert stored_messages(server) == [b"Subject: f\r\n\r\nfrom a file\r\n"]
+
+
+def test_login_reads_its_password_from_the_same_piped_input(server: BackgroundServer) -> None:
+    """`login` asks for the password: the next piped line, taken from the same
+    buffer as the commands around it, and shown nowhere."""
+    stdin = b"EHLO me\nlogin alice --mech PLAIN\nwonderland\nNOOP\nQUIT\n"
+    result = piped(server.port, stdin, "--starttls", "--cafile", str(server.ca_file))
+    assert result.returncode == 0, result
+    out = result.stdout.decode()
+    assert "235 2.7.0 Authentication successful" in out and "\n> NOOP\n250" in out, out
+    assert b"wonderland" not in result.stdout + result.stderr

@@ -223,7 +223,7 @@ class Shell:
     async def _piped_line(self, line: str, source: PipedInput) -> None:
         """One command line of a piped session, and the message text after a DATA."""
         session = self.session
-        is_data = not session.auth_pending and verb_of(line) == "DATA"
+        is_data = not session.auth_pending and verb_of(line.removeprefix("\\")) == "DATA"
         if not session.auth_pending and (echo := local_echo(self.registry, line)):
             # Echoed like the SMTP lines, so the output reads as the conversation.
             self._output.put(lambda: self.console.print(echo, style="client"))

@@ -173,8 +173,11 @@ class PipedInput:
         longer than RFC 5321 allows, once per message."""
         long_lines = _LongLines(warn)
         self.in_message = True
+        scanned = 0  # how much after the read position holds no LF
         while True:
-            complete = self._data.rfind(b"\n", self._start) + 1  # the end of whole lines
+            # The end of the whole lines: searched only in what came since, so that
+            # a line longer than a read is not scanned again at every read.
+            complete = self._data.rfind(b"\n", self._start + scanned) + 1
             if complete > self._start:
                 stop = self._end_of_message(complete)
                 block = bytes(self._data[self._start : complete if stop < 0 else stop])
@@ -186,16 +189,15 @@ class PipedInput:
                     yield block
                 if stop >= 0:
                     self._take_line(self._data.find(b"\n", stop))
-                    self.in_message = False
-                    long_lines.report()
-                    return
+                    break
+            scanned = len(self._data) - self._start
             if not await self._fill():
-                if bytes(self._data[self._start :]) in (b".", b".\r"):
-                    self._take_line(len(self._data))
-                    self.in_message = False
-                    long_lines.report()
-                    return
-                raise _unfinished()
+                if bytes(self._data[self._start :]) not in (b".", b".\r"):
+                    raise _unfinished()
+                self._take_line(len(self._data))  # "." with no line ending, then the end
+                break
+        self.in_message = False
+        long_lines.report()
 
     def _end_of_message(self, end: int) -> int:
         """Where the line "." starts before ``end``, or -1."""
