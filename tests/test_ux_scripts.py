@@ -55,7 +55,7 @@ def refusing(verb: str, answer: bytes) -> Callable[[Peer], Awaitable[None]]:
     return script
 
 
-def test_the_issue_script_exits_24_when_the_recipient_is_refused() -> None:
+def test_a_refused_recipient_makes_a_piped_session_exit_24() -> None:
     """swaks's status for "no RCPTs accepted" is 24: the same number here."""
     script = b"EHLO x\nMAIL FROM:<a@example.test>\nRCPT TO:<nobody@example.test>\nQUIT\n"
     with HostileServer(refusing("RCPT", b"550 5.1.1 <nobody@example.test>: no such user\r\n")) as s:
