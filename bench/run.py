@@ -10,6 +10,8 @@ Cases
 - one transaction per process: a piped smtpshell session vs swaks vs a smtplib script.
 - many messages on one connection (library level): Session vs smtplib.
 - one large message streamed: Session.send_message vs smtplib.sendmail (time, peak memory).
+- one large message through a pipe, one process each: `smtpshell --connect` reading the
+  whole SMTP script on stdin vs `swaks --data -` vs a smtplib script reading stdin.
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+def run_piped(command: list[str], stdin: bytes) -> None:
+    """``command`` with ``stdin`` written to it through a pipe."""
+    subprocess.run(command, input=stdin, check=True, capture_output=True)
 
 
 def transaction_script(body: str) -> str:
@@ -188,6 +195,34 @@ def bench_large(port: int, megabytes: int) -> dict[str, tuple[float, float]]:
     }
 
 
+def bench_piped_large(port: int, megabytes: int, repeat: int) -> dict[str, float]:
+    """One process per run, the message written to its standard input through a pipe."""
+    line = b"x" * 76 + b"\n"
+    message = b"Subject: bench\n\n" + line * (megabytes * 1024 * 1024 // len(line))
+    script = (
+        b"EHLO bench\nMAIL FROM:<a@bench.test>\nRCPT TO:<b@bench.test>\nDATA\n"
+        + message
+        + b".\nQUIT\n"
+    )
+    smtplib_code = (
+        f"import smtplib, sys; s = smtplib.SMTP('127.0.0.1', {port}); "
+        "data = sys.stdin.buffer.read().replace(b'\\n', b'\\r\\n'); "
+        "s.sendmail('a@bench.test', ['b@bench.test'], data); s.quit()"
+    )
+    shell = [sys.executable, "-m", "smtpshell", "--connect", f"127.0.0.1:{port}", "--no-history"]
+    results = {
+        "smtpshell (piped script)": timed(lambda: run_piped(shell, script), repeat),
+        "smtplib script (stdin)": timed(
+            lambda: run_piped([sys.executable, "-c", smtplib_code], message), repeat
+        ),
+    }
+    swaks = ["swaks", "--server", f"127.0.0.1:{port}", "--from", "a@bench.test",
+             "--to", "b@bench.test", "--data", "-", "--silent"]  # fmt: skip
+    if shutil.which("swaks"):
+        results["swaks --data -"] = timed(lambda: run_piped(swaks, message), repeat)
+    return results
+
+
 def report(title: str, results: dict[str, float], base: str) -> None:
     print(f"\n{title}")
     reference = results[base]
@@ -220,6 +255,9 @@ def main() -> None:
             for name, (seconds, peak) in large.items():
                 print(f"  {name:32} {seconds:7.2f} s  x{seconds / base_time:5.2f} vs smtplib"
                       f"   peak Python memory {peak:7.1f} MiB")  # fmt: skip
+            piped = bench_piped_large(server.port, 20, 3)
+            base = "swaks --data -" if "swaks --data -" in piped else "smtplib script (stdin)"
+            report("one 20 MiB message through a pipe (median wall time)", piped, base)
         finally:
             server.stop()
 

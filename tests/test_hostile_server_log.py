@@ -57,6 +57,8 @@ def test_a_closed_console_is_reported_once(tmp_path: Path) -> None:
     assert child.stdout is not None and child.stderr is not None
     first = child.stdout.readline()  # "listening on 127.0.0.1:PORT ..."
     port = int(first.split(b":")[1].split()[0])
+    while b"Ctrl-C" not in child.stdout.readline():  # the start-up summary's last line
+        pass
     child.stdout.close()
     for _ in range(3):  # each stored message is a line for the console
         with RawSmtpClient(port) as client:

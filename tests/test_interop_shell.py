@@ -279,7 +279,11 @@ def test_pasted_session_waits_for_each_reply(start_shell: Start, env: InteropEnv
         "QUIT",
     ]
     sh.keys("\x1b[200~" + "\r".join(pasted) + "\x1b[201~\r")  # bracketed paste
-    sh.expect(r"250 CHUNKING\n250 2\.1\.0 Ok\n250 2\.1\.5 Ok\n354 .*\n250 2\.0\.0 Ok: queued as")
+    # Each pasted line is shown at its prompt, with its reply under it.
+    sh.expect(
+        r"250 CHUNKING\n.*plain> MAIL FROM:.*\n250 2\.1\.0 Ok\n.*plain> RCPT TO:.*\n"
+        r"250 2\.1\.5 Ok\n.*plain> DATA\n354 .*\n(.*data> .*\n){4}250 2\.0\.0 Ok: queued as"
+    )
     sh.expect("221 2.0.0 Bye")
     assert sh.close() == 0
     original = f"Subject: {tag}\r\n\r\npasted\r\n".encode()

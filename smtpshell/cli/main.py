@@ -81,6 +81,14 @@ def build_parser() -> ArgumentParser:
         "--force", action="store_true", help="let --record replace an existing FILE"
     )
     parser.add_argument("--no-history", action="store_true", help="keep no command history on disk")
+    parser.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="piped: exit 0 even when a command got a 4xx or 5xx reply (failures still exit 1)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="piped: echo each line of message text"
+    )
     parser.add_argument("--version", action="version", version=f"smtpshell {__version__}")
     return parser
 
@@ -150,6 +158,8 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         record=options.record,
         replace_record=options.force,
         connect_defaults=connect_options(None, options),
+        exit_zero=options.exit_zero,
+        verbose=options.verbose,
     )
     if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):
         # Piped input is read as UTF-8 whatever the locale, and bytes that are not

@@ -3,6 +3,9 @@
 Every command (the shell, ``serve``, ``replay``) lets its errors rise to here: an error
 becomes one line on stderr and a status, never a traceback. Anything not listed here is
 a bug, and its traceback is the most useful thing to show.
+
+A piped shell session has statuses of its own for commands that got a 4xx or 5xx
+reply, 20 to 29 by stage as swaks numbers them: ``smtpshell.shell.batch.ReplyStatus``.
 """
 
 from __future__ import annotations

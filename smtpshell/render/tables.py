@@ -169,20 +169,20 @@ def _meaning(keyword: str) -> str:
 
 
 def _table(*headers: str) -> Table:
-    from rich.table import Table
+    from smtpshell.render.wrapping import WrappingTable
 
     # No box: the rows copy and paste (and pipe) as plain columns, as mxtoolbox's did.
-    table = Table(box=None, header_style="heading", pad_edge=False, padding=(0, 2, 0, 0))
+    table = WrappingTable(box=None, header_style="heading", pad_edge=False, padding=(0, 2, 0, 0))
     for header in headers:
-        table.add_column(header, overflow="fold")
+        table.add_column(header)
     return table
 
 
 def _two_columns() -> Table:
     """Name and value, no header: a listing rather than a table."""
-    from rich.table import Table
+    from smtpshell.render.wrapping import WrappingTable
 
-    return Table(show_header=False, box=None, pad_edge=False)
+    return WrappingTable(show_header=False, box=None, pad_edge=False)
 
 
 def _cell(*lines: str) -> Text:

@@ -16,7 +16,8 @@ STYLES = {
     "reply.transient": "bold yellow",
     "reply.permanent": "bold red",
     "reply.unknown": "bold magenta",
-    "reply.enhanced": "italic",
+    # Its own colour: many terminals show no italics, and the code is what to look up.
+    "reply.enhanced": "italic magenta",
     "reply.text": "",
     "reply.decoded": "dim italic",
     "client": "blue",
@@ -32,11 +33,20 @@ STYLES = {
 }
 
 
+# Wider than any reply line a server may send (8 KiB, protocol/reply.py): nothing
+# piped wraps.
+PIPE_WIDTH = 1 << 16
+
+
 def colour_wanted(stream: IO[str], environ: Mapping[str, str] | None = None) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
     env = os.environ if environ is None else environ
     if env.get("NO_COLOR", "") != "":
         return False
+    return _is_terminal(stream)
+
+
+def _is_terminal(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
@@ -51,6 +61,9 @@ def make_console(stream: IO[str] | None = None, colour: bool | None = None) -> C
     wanted = colour_wanted(target) if colour is None else colour
     return Console(
         file=stream,
+        # Piped output has no width to fit, unless COLUMNS gives one: a table row stays
+        # one line a script can read (rich would assume 80 columns).
+        width=None if _is_terminal(target) or os.environ.get("COLUMNS") else PIPE_WIDTH,
         theme=Theme(STYLES),
         force_terminal=wanted,
         no_color=not wanted,

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.reach import reach
 from smtpshell.core.session import Session
-from smtpshell.errors import NotConnected, SmtpShellError, UsageError
+from smtpshell.errors import CommandRejected, NotConnected, SmtpShellError, UsageError
 from smtpshell.protocol.commands import SMTP_VERBS, is_utf8, verb_of
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
+from smtpshell.shell.batch import PipedInput, ScriptStatus, local_echo
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.commands.connection import meaning_offline
 from smtpshell.shell.output import OutputQueue
+from smtpshell.shell.paste import PastedLines, masked
 from smtpshell.shell.recording import Recording
 
 if TYPE_CHECKING:
@@ -38,6 +40,14 @@ class ShellConfig:
     replace_record: bool = False  # --force: the recording may replace an existing file
     # The command line's --cafile, --insecure, --helo and --timeout, for `connect`.
     connect_defaults: ConnectOptions = field(default_factory=ConnectOptions)
+    # Piped sessions: exit 0 even when a command got a 4xx or 5xx reply (--exit-zero),
+    # and echo each line of message text instead of a summary (-v).
+    exit_zero: bool = False
+    verbose: bool = False
+
+
+class LineReader(Protocol):
+    def readline(self) -> str: ...
 
 
 class Shell:
@@ -67,20 +77,23 @@ class Shell:
         self.renderer = EventRenderer(console, echo_user=not interactive)
         self.session.subscribe(self._on_event)
         self.done = False
-        self.exit_status = 0
+        self._status = ScriptStatus(count_replies=not config.exit_zero)
         self._last_closed = ""
         self._prompt: PromptSession[str] | None = None
         self._secret_prompt = False  # the line being typed answers a 334
         self._auth_answers_next = False  # AUTH was the last command: answers may follow
-        self._stdin: TextIO = sys.stdin
+        self._stdin: LineReader = sys.stdin
         self._recording = Recording(self.session)
         self._output = OutputQueue(self._say_dropped)
+        self._pasted = PastedLines()  # what a paste left after its first line
 
     # -- output -------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Closed):
             self._last_closed = event.reason
+        elif isinstance(event, Received):
+            self._status.replied(event)
 
         def show() -> None:
             self.renderer(event)
@@ -97,8 +110,13 @@ class Shell:
             style="warning",
         )
 
+    @property
+    def exit_status(self) -> int:
+        """What a piped session exits with: see batch.ScriptStatus."""
+        return self._status.value
+
     def error(self, message: str) -> None:
-        self.exit_status = 1
+        self._status.failed()
         # The session already reported why it closed; don't say it twice.
         if message != self._last_closed:
             line = f"error: {inert(message)}"
@@ -184,11 +202,16 @@ class Shell:
     async def _run_interactive(self, initial: ConnectOptions | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
 
-        from smtpshell.shell.prompt import build_prompt
+        from smtpshell.shell.prompt import above_prompt, build_prompt
 
-        self._prompt = build_prompt(
-            self.session, self.registry, self.config.history_file, self._typing_secret
+        self._prompt = prompt = build_prompt(
+            self.session,
+            self.registry,
+            self.config.history_file,
+            self._typing_secret,
+            self._pasted,
         )
+        self._output.around = lambda: above_prompt(prompt)
         with patch_stdout(raw=True):
             if initial is not None and not await self.connect(initial):
                 return 1
@@ -196,29 +219,75 @@ class Shell:
                 text = await self._read()
                 if text is None:
                     break
-                await self._handle_typed(text.split("\n"))
+                await self._handle_typed(text.split("\n"), self._pasted.take())
         return 0
 
     async def _run_batch(self, initial: ConnectOptions | None, stdin: TextIO) -> int:
-        """Lines from a pipe, as if typed; exit status 1 if anything failed."""
-        self._stdin = stdin
+        """Lines from a pipe, as if typed; the exit status says what went wrong first."""
+        source = PipedInput(stdin)
+        self._stdin = source  # what `ask` reads comes from the same buffer
         if initial is not None and not await self.connect(initial):
             return 1
-        loop = asyncio.get_running_loop()
-        number = 0
-        while not self.done:
-            raw = await loop.run_in_executor(None, stdin.readline)
-            if not raw:
-                break
-            number += 1
-            line = raw.rstrip("\n").removesuffix("\r")
-            if not self.session.in_data and not is_utf8(line):
-                # A message body may be 8-bit (RFC 6152) and is sent as it is; a
-                # command is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531).
-                self.error(f"line {number}: not UTF-8 text, not sent")
+        while not self.done and (raw := await source.line()) is not None:
+            line = raw.decode("utf-8", "surrogateescape")
+            if not is_utf8(line):
+                # A command is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531); a message
+                # body may be 8-bit (RFC 6152), and is read apart, as bytes.
+                self.error(f"line {source.number}: not UTF-8 text, not sent")
                 continue
-            await self.handle(line)
+            await self._piped_line(line, source)
         return self.exit_status
+
+    async def _piped_line(self, line: str, source: PipedInput) -> None:
+        """One command line of a piped session, and the message text after a DATA."""
+        session = self.session
+        is_data = not session.auth_pending and verb_of(line.removeprefix("\\")) == "DATA"
+        if not session.auth_pending and (echo := local_echo(self.registry, line)):
+            # Echoed like the SMTP lines, so the output reads as the conversation.
+            self._output.put(lambda: self.console.print(echo, style="client"))
+        await self.handle(line)
+        if session.in_data:
+            await self._piped_message(source)
+        elif is_data:
+            # The lines up to "." are the message, whatever they look like: sent as
+            # commands they could do anything (RSET, QUIT, another RCPT).
+            first, last = await source.skip_body()
+            self.info(f"message text not sent (lines {first}-{last}): DATA was not accepted")
+
+    async def _piped_message(self, source: PipedInput) -> None:
+        """Message text after 354, up to the line ".": streamed in blocks, with a
+        summary line; line by line when each line must show (-v) or be recorded."""
+        session = self.session
+        by_line = self.config.verbose or self._recording.path is not None
+        body = (
+            source.body_lines()
+            if by_line
+            else source.body(lambda text: session.notify(text, "warning"))
+        )
+        try:
+            if by_line:
+                await self._message_by_line(body, source)
+            else:
+                await session.send_message(body)
+        except SmtpShellError as exc:
+            abandoned = source.in_message
+            if abandoned and session.connected:
+                # Part of the message is out: only closing keeps the server from
+                # delivering it without what was refused or never came.
+                await session.close()
+            self.error(str(exc) + ("; the message was not sent" if abandoned else ""))
+            if abandoned:
+                await source.skip_body()
+        finally:
+            await body.aclose()
+
+    async def _message_by_line(self, body: AsyncGenerator[bytes, None], source: PipedInput) -> None:
+        async for raw in body:
+            try:
+                self.session.send_data_line(raw.decode("utf-8", "surrogateescape"))
+            except CommandRejected as exc:
+                raise CommandRejected(f"line {source.number}: {exc}") from None
+        await self.session.end_data()
 
     def _typing_secret(self) -> bool:
         return self._secret_prompt or self.session.auth_pending
@@ -231,9 +300,13 @@ class Shell:
             # A line begun while a 334 is pending is a credential to the end, even
             # if the server gives up (421) before Enter.
             await self._output.flush()
-            self._secret_prompt = self.session.auth_pending
+            # What a paste left to edit, a credential by the paste's own lines or not.
+            tail, tail_secret = self._pasted.take_tail()
+            self._secret_prompt = self.session.auth_pending or tail_secret
             try:
-                return await self._prompt.prompt_async(lambda: prompt_fragments(self.session))
+                return await self._prompt.prompt_async(
+                    lambda: prompt_fragments(self.session), default=tail
+                )
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -241,16 +314,39 @@ class Shell:
                     return "."  # Ctrl-D ends the message, as "." does
                 return None
 
-    async def _handle_typed(self, lines: list[str]) -> None:
-        """What was typed or pasted at one prompt, line by line. Ctrl-C abandons the
-        rest of a pasted block: the user stopped it, so nothing more is sent."""
-        for index, line in enumerate(lines):
+    async def _handle_typed(
+        self, lines: list[str], pasted: list[tuple[str, int | None]] | None = None
+    ) -> None:
+        """What was typed or pasted at one prompt, line by line; the ``pasted`` lines
+        after it are each shown at a prompt first, so replies come under their lines.
+        Ctrl-C abandons the rest of a pasted block: the user stopped it, so nothing
+        more is sent."""
+        todo: list[tuple[str, bool, int | None]] = [(line, False, None) for line in lines]
+        todo += [(line, True, start) for line, start in pasted or ()]
+        for index, (line, show, start) in enumerate(todo):
+            if show:
+                self._show_pasted(line, start)
             finished = await self._guarded(self.handle(line))
             self._secret_prompt = False
-            left = len(lines) - index - 1
-            if not finished and left:
-                self.info(f"the other {left} pasted line(s) were not sent")
+            if not finished:
+                left = len(todo) - index - 1 + (1 if self._pasted.take_tail()[0] else 0)
+                if left:
+                    self.info(f"the other {left} pasted line(s) were not sent")
                 return
+
+    def _show_pasted(self, line: str, secret_start: int | None) -> None:
+        from smtpshell.shell.prompt import prompt_fragments, show_as_typed
+
+        session = self.session
+        if session.in_data:
+            secret_start = None  # message text, never a credential
+        elif session.auth_pending:
+            secret_start = 0  # the whole line answers a 334
+        shown = inert(masked(line, secret_start))
+        fragments = prompt_fragments(session)  # the prompt as it is now, not when shown
+        prompt = self._prompt
+        assert prompt is not None
+        self._output.put(lambda: show_as_typed(prompt, fragments, shown))
 
     async def _guarded(self, work: Awaitable[None]) -> bool:
         """Run one line's work; Ctrl-C abandons the wait (the reply still shows later)

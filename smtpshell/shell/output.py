@@ -7,6 +7,10 @@ output is queued: each turn of the loop prints at most ``per_turn`` items, and
 when more than ``backlog`` server replies wait, the oldest are dropped and counted
 ("... 120,000 more replies not shown"). What smtpshell itself says (errors,
 notices, results) is never dropped, and keeps its place in the order.
+
+What is shown while a prompt waits for keys goes above the prompt: ``around`` wraps
+each turn's printing (the shell erases its prompt before and draws it again after),
+so a late "connection closed by the server" never lands on the prompt's line.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 Show = Callable[[], None]
@@ -40,6 +45,7 @@ class OutputQueue:
         self._queued = 0  # the number of the last item queued
         self._done = 0  # every item up to this number has been shown or dropped
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self.around: Callable[[], AbstractContextManager[object]] = nullcontext
 
     def put(self, show: Show, droppable: bool = False) -> None:
         """Queue ``show``; ``droppable`` for server replies, which may be counted
@@ -65,10 +71,11 @@ class OutputQueue:
 
     def _turn(self) -> None:
         self._scheduled = False
-        for _ in range(self._per_turn):
-            if not self._items:
-                break
-            self._show_next()
+        with self.around():
+            for _ in range(self._per_turn):
+                if not self._items:
+                    break
+                self._show_next()
         if self._items:
             self._schedule()
         self._wake()

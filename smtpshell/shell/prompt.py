@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,6 +16,7 @@ from prompt_toolkit.styles import Style
 from smtpshell.shell.completer import SmtpCompleter
 from smtpshell.shell.history import FilteredFileHistory, keep_in_history
 from smtpshell.shell.masking import MaskSecrets
+from smtpshell.shell.paste import PastedLines, paste_bindings
 
 if TYPE_CHECKING:
     from smtpshell.core.session import Session
@@ -64,20 +66,40 @@ def prompt_fragments(session: PromptState) -> FormattedText:
     return FormattedText(parts)
 
 
+@contextmanager
+def above_prompt(prompt: PromptSession[str]) -> Iterator[None]:
+    """Print above a prompt that waits for keys: it is erased first and drawn again
+    below what was printed. Printed straight after it, a line would continue the
+    prompt's own line."""
+    app = prompt.app
+    if not app.is_running or app.is_done:
+        yield
+        return
+    app.renderer.erase()
+    try:
+        yield
+    finally:
+        app.invalidate()
+
+
 def build_prompt(
     session: Session,
     registry: Registry,
     history_file: Path | None,
     typing_secret: Callable[[], bool],
+    pasted: PastedLines,
 ) -> PromptSession[str]:
     """The prompt of the shell: completion, masking and a history without secrets.
 
     ``typing_secret`` says whether the line being typed answers an AUTH challenge:
     true from the moment the prompt appeared with a 334 pending, even if the server
-    gives up (421) before Enter.
+    gives up (421) before Enter. A paste leaves in ``pasted`` what follows its first
+    line.
     """
 
     def keep(line: str) -> bool:
+        if pasted.accepting:
+            return False  # pastes stay out of the history, as they always did
         return keep_in_history(
             line, registry, in_data=session.in_data, auth_pending=typing_secret()
         )
@@ -99,4 +121,13 @@ def build_prompt(
         # While an AUTH 334 is pending, what is typed is a credential.
         is_password=Condition(typing_secret),
         enable_history_search=False,
+        key_bindings=paste_bindings(pasted, registry, typing_secret, lambda: session.in_data),
     )
+
+
+def show_as_typed(prompt: PromptSession[str], fragments: FormattedText, line: str) -> None:
+    """A line after the prompt it would have been typed at (``fragments``)."""
+    from prompt_toolkit import print_formatted_text
+
+    shown = FormattedText([*fragments, ("", line)])
+    print_formatted_text(shown, style=PROMPT_STYLE, output=prompt.app.output)
