@@ -84,10 +84,12 @@ class Peer:
 
 
 class HostileServer:
-    """Runs ``script`` for each connection on a free loopback port, in a thread."""
+    """Runs ``script`` for each connection on a free port, in a thread: on loopback
+    unless ``host`` names another of this machine's addresses."""
 
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, host: str = "127.0.0.1") -> None:
         self._script = script
+        self.host = host
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -132,7 +134,7 @@ class HostileServer:
         self._thread.start()
 
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(self._serve, "127.0.0.1", 0)
+            return await asyncio.start_server(self._serve, self.host, 0)
 
         self._server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
