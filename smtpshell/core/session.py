@@ -243,6 +243,9 @@ class Session:
             error = TlsError("the server does not offer STARTTLS; not continuing in plain text")
         else:
             await self.send("STARTTLS", origin=Origin.AUTO)  # a refusal raises and closes
+            # RFC 3207 4.2: the client SHOULD send EHLO first thing in TLS. Servers
+            # often offer AUTH only now: the session is left ready to log in.
+            await self.send(f"EHLO {helo}", origin=Origin.AUTO)
             return
         self._fail(error)
         raise error
