@@ -59,3 +59,16 @@ def connect_error(
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         return NetworkError(f"cannot connect to {endpoint}: {reason}")
     return exc
+
+
+def is_loopback(peer: object) -> bool:
+    """Whether a socket's peer address (``peername``) is on this machine's loopback."""
+    if not isinstance(peer, tuple) or not peer:
+        return False
+    try:
+        address = ipaddress.ip_address(str(peer[0]).partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback too
+    return address.is_loopback

@@ -33,6 +33,7 @@ from smtpshell.core.peer import (
     connect_error,
     format_peer,
     greeting_hint,
+    is_loopback,
 )
 from smtpshell.core.stream import SmtpStream
 from smtpshell.core.tls import (
@@ -121,6 +122,12 @@ class Session:
     def tls(self) -> TlsInfo | None:
         """The TLS in use (implicit or after STARTTLS); None in plain text."""
         return self._tls
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the connection stays on this machine: its peer is a loopback address."""
+        transport = self._stream.transport if self._stream is not None else None
+        return transport is not None and is_loopback(transport.get_extra_info("peername"))
 
     # -- observers ----------------------------------------------------------
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from rich.console import Console, RenderableType
 
-    from smtpshell.shell.registry import Registry
+    from smtpshell.shell.registry import LocalCommand, Registry
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ class Shell:
         self._stdin: TextIO = sys.stdin
         self._recording = Recording(self.session)
         self._output = OutputQueue(self._say_dropped)
+        # A command that may ask for a secret runs and has not asked yet: keys typed
+        # meanwhile are thrown away (they may be the secret), and counted.
+        self._typeahead_secret = False
+        self._discarded = 0
 
     # -- output -------------------------------------------------------------
 
@@ -108,6 +112,9 @@ class Shell:
 
     async def ask(self, question: str, secret: bool = False) -> str:
         """Ask the user for one line (echo off when ``secret``); never kept in history."""
+        if secret:
+            self._discard_typeahead()
+            self._typeahead_secret = False  # keys typed after the answer are kept
         await self._output.flush()  # the challenge being answered is on screen first
         if not self.interactive:
             loop = asyncio.get_running_loop()
@@ -117,11 +124,37 @@ class Shell:
             return line.rstrip("\n").removesuffix("\r")
         from prompt_toolkit import PromptSession
 
-        asker: PromptSession[str] = PromptSession(is_password=secret)
+        # On the prompt's terminal, which is stderr's when stdout is a pipe.
+        terminal = self._prompt.input if self._prompt else None
+        output = self._prompt.output if self._prompt else None
+        asker: PromptSession[str] = PromptSession(is_password=secret, input=terminal, output=output)
         try:
             return await asker.prompt_async(question)
         except (EOFError, KeyboardInterrupt):
             raise UsageError("cancelled") from None
+
+    async def confirm(self, question: str) -> bool:
+        """A yes-or-no question, no unless answered yes; no when reading from a pipe,
+        where there is no one to ask."""
+        if not self.interactive:
+            return False
+        answer = await self.ask(f"{question} [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    def _discard_typeahead(self) -> None:
+        """Throw away keys typed before a secret is asked for, as getpass does
+        (TCSAFLUSH): a password typed ahead must not be taken as an answer to a
+        question not yet on screen, nor sent as a command if none comes."""
+        if self._prompt is not None:
+            from prompt_toolkit.input.typeahead import get_typeahead
+
+            terminal = self._prompt.input
+            self._discarded += len(get_typeahead(terminal))  # get_ also empties it
+            if self._typeahead_secret:  # still in raw mode: read what is pending
+                self._discarded += len(terminal.read_keys())
+        if self._discarded:
+            self._discarded = 0
+            self.info("discarded what was typed ahead: it may have been a secret")
 
     # -- the rest of what handlers may touch (CommandContext) ---------------
 
@@ -253,6 +286,8 @@ class Shell:
             for press in terminal.read_keys():
                 if press.key == Keys.ControlC:
                     task.cancel()
+                elif self._typeahead_secret:
+                    self._discarded += 1
                 else:
                     kept.append(press)
             store_typeahead(terminal, kept)
@@ -275,7 +310,7 @@ class Shell:
                 else:
                     session.send_data_line(line)
             elif session.auth_pending:
-                await session.send(line)
+                await self._answer(line)
             elif self._secret_prompt:
                 raise UsageError(
                     "the AUTH exchange ended while you typed: that line was not sent"
@@ -285,14 +320,39 @@ class Shell:
         except SmtpShellError as exc:
             self.error(str(exc))
 
+    async def _answer(self, line: str) -> None:
+        """A line typed while a 334 waits: the response, unless it is a local command
+        (``b64 TEXT`` then answers with the encoding; ``tls`` shows TLS)."""
+        found = self.registry.match(line)
+        if found is not None:
+            await self._run(*found)
+            return
+        await self.session.send(line.removeprefix("\\"))
+
+    async def _run(self, command: LocalCommand, rest: str) -> None:
+        if command.asks_secret:
+            self._typeahead_secret = True
+            self._discard_typeahead()
+        try:
+            await command.handler(self, rest)
+        finally:
+            if self._typeahead_secret:
+                self._discard_typeahead()  # it failed before asking: still thrown away
+                self._typeahead_secret = False
+
     async def _command(self, line: str) -> None:
         found = self.registry.match(line)
         if found is not None:
-            command, rest = found
-            await command.handler(self, rest)
+            await self._run(*found)
             return
         if line.startswith("\\"):
             line = line[1:]
+        elif (slip := self.registry.near_miss(line)) is not None:
+            word = line.lstrip().partition(" ")[0]
+            raise UsageError(
+                f"unknown command {word!r}: did you mean `{slip[0]}`? "
+                f"(start the line with \\ to send it to the server as typed)"
+            )
         if not self.session.connected:
             raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
         await self.session.send(line)
