@@ -124,6 +124,11 @@ class Session:
         return self._tls
 
     @property
+    def awaiting(self) -> tuple[str, ...]:
+        """What the replies still owed answer (command verbs), oldest first."""
+        return self._state.awaiting
+
+    @property
     def on_loopback(self) -> bool:
         """Whether the connection stays on this machine: its peer is a loopback address."""
         transport = self._stream.transport if self._stream is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,12 +14,14 @@ from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
-from smtpshell.errors import NotConnected, SmtpShellError, UsageError
+from smtpshell.errors import HelpRequested, NotConnected, SmtpShellError, UsageError
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
+from smtpshell.render.tables import help_entry
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.output import OutputQueue
 from smtpshell.shell.recording import Recording
+from smtpshell.shell.registry import asks_for_help
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -70,6 +73,8 @@ class Shell:
         self._stdin: TextIO = sys.stdin
         self._recording = Recording(self.session)
         self._output = OutputQueue(self._say_dropped)
+        # Replies owed to commands whose wait Ctrl-C abandoned: shown as late.
+        self._late: deque[str] = deque()
         # A command that may ask for a secret runs and has not asked yet: keys typed
         # meanwhile are thrown away (they may be the secret), and counted.
         self._typeahead_secret = False
@@ -80,6 +85,9 @@ class Shell:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Closed):
             self._last_closed = event.reason
+            self._late.clear()
+        elif isinstance(event, Received) and not event.unsolicited and self._late:
+            self.info(f"(late) the reply to the interrupted {self._late.popleft()}:")
 
         def show() -> None:
             self.renderer(event)
@@ -296,9 +304,20 @@ class Shell:
             with terminal.raw_mode(), terminal.attach(keys_typed_while_waiting):
                 await task
         except asyncio.CancelledError:
-            self.info("interrupted")
+            self._interrupted()
             return False
         return True
+
+    def _interrupted(self) -> None:
+        """The wait is abandoned, not the replies: they still come, in order (RFC 5321
+        4.1), and each is shown as late when it does; the next command waits for its
+        own. A wait that cannot be left in step (STARTTLS) closes the connection."""
+        owed = self.session.awaiting
+        self._late.extend(owed)
+        if owed:
+            self.info(f"interrupted: the reply to {', '.join(owed)} will be shown when it comes")
+        else:
+            self.info("interrupted")
 
     async def handle(self, line: str) -> None:
         """One line typed at the prompt."""
@@ -330,11 +349,16 @@ class Shell:
         await self.session.send(line.removeprefix("\\"))
 
     async def _run(self, command: LocalCommand, rest: str) -> None:
+        if asks_for_help(rest):
+            self.show(help_entry(*command.help_row))
+            return
         if command.asks_secret:
             self._typeahead_secret = True
             self._discard_typeahead()
         try:
             await command.handler(self, rest)
+        except HelpRequested as exc:
+            self.show(exc.text.rstrip("\n"))
         finally:
             if self._typeahead_secret:
                 self._discard_typeahead()  # it failed before asking: still thrown away

@@ -137,6 +137,11 @@ class Registry:
         return found[0].help_row if found else None
 
 
+def asks_for_help(rest: str) -> bool:
+    """Whether a local command's arguments are only ``-h`` or ``--help``."""
+    return rest.strip() in ("-h", "--help")
+
+
 def _one_edit_apart(typed: str, name: str) -> bool:
     """One insertion, deletion, substitution or swap of neighbours (Damerau)."""
     if typed == name or abs(len(typed) - len(name)) > 1:
