@@ -52,8 +52,10 @@ def start_shell(data_home: Path) -> Iterator[Callable[..., ShellPty]]:
     """Start ``python -m smtpshell ARGS...`` in a pty; closed after the test."""
     started: list[ShellPty] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> ShellPty:
-        pty = ShellPty(list(args), data_home, env)
+    def start(
+        *args: str, env: dict[str, str] | None = None, program: list[str] | None = None
+    ) -> ShellPty:
+        pty = ShellPty(list(args), data_home, env, program)
         started.append(pty)
         return pty
 

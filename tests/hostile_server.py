@@ -84,12 +84,12 @@ class Peer:
 
 
 class HostileServer:
-    """Runs ``script`` for each connection on a free loopback port (or ``host`` and
-    ``port`` if given), in a thread."""
+    """Runs ``script`` for each connection in a thread, on a free loopback port unless
+    ``host`` (another of this machine's addresses) or ``port`` are given."""
 
     def __init__(self, script: Script, host: str = "127.0.0.1", port: int = 0) -> None:
         self._script = script
-        self._host = host
+        self.host = host
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -134,7 +134,7 @@ class HostileServer:
         self._thread.start()
 
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(self._serve, self._host, self.port)
+            return await asyncio.start_server(self._serve, self.host, self.port)
 
         self._server = asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]

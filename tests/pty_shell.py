@@ -27,7 +27,15 @@ def strip_escapes(text: str) -> str:
 
 
 class ShellPty:
-    def __init__(self, args: list[str], data_home: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        data_home: Path,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
+    ) -> None:
+        """Run ``python -m smtpshell ARGS``, or ``program`` (a command and its
+        arguments, such as a shell pipeline) when given."""
         environ = dict(os.environ)
         environ.update(
             XDG_DATA_HOME=str(data_home),
@@ -40,9 +48,10 @@ class ShellPty:
         environ.update(env or {})
         self.raw = ""
         self._pos = 0
+        command = program or [sys.executable, "-m", "smtpshell", *args]
         self.child = pexpect.spawn(
-            sys.executable,
-            ["-m", "smtpshell", *args],
+            command[0],
+            command[1:],
             env=environ,
             encoding="utf-8",
             codec_errors="replace",

@@ -50,11 +50,13 @@ def test_unreachable_host_is_one_line_exit_1() -> None:
 
 
 def test_missing_cafile_is_one_line(tmp_path: Path) -> None:
+    # A usage error, found before anything connects: exit status 2.
     _, err, status = run_cli(
         "--connect", "127.0.0.1:1", "--tls", "--cafile", str(tmp_path / "nope.pem")
     )
-    assert status == 1
-    assert err.strip() == f"error: CA file not found: {tmp_path / 'nope.pem'}"
+    assert status == 2
+    missing = tmp_path / "nope.pem"
+    assert err.strip() == f"smtpshell: error: argument --cafile: {missing}: no such file"
 
 
 def test_piped_session_reads_lines_like_a_user(server: BackgroundServer, tmp_path: Path) -> None:

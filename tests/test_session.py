@@ -111,7 +111,8 @@ def test_starttls_mode_negotiates_before_returning(server: BackgroundServer) -> 
             local(server.port), TlsMode.STARTTLS, TlsSettings(cafile=server.ca_file)
         )
         assert session.tls is not None
-        assert session.capabilities is None
+        # RFC 3207 4.2: EHLO again inside TLS, so these are the TLS capabilities.
+        assert session.capabilities is not None and session.capabilities.auth_mechanisms
         await session.close()
 
     asyncio.run(scenario())
@@ -458,7 +459,7 @@ def test_expired_certificate_is_named(tmp_path: Path) -> None:
     settings = TlsSettings(cafile=tmp_path / "ca.pem")
     with (
         ScriptedServer(greet, context) as scripted,
-        pytest.raises(TlsError, match="the certificate has expired"),
+        pytest.raises(TlsError, match=r"the certificate expired on \d{4}-\d\d-\d\d"),
     ):
         asyncio.run(Session(timeout=5).connect(local(scripted.port), TlsMode.IMPLICIT, settings))
 

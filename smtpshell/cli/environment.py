@@ -19,7 +19,10 @@ class Environment:
 
     @property
     def interactive(self) -> bool:
-        return _isatty(self.stdin) and _isatty(self.stdout)
+        """Whether a person types the input: stdin is a terminal. Where stdout goes
+        does not matter (`smtpshell ... | tee log` still prompts, and still asks for a
+        password with echo off); piped input is a script."""
+        return _isatty(self.stdin)
 
     @property
     def data_dir(self) -> Path:

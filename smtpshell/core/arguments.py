@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
-from smtpshell.errors import HelpRequested, UsageError
+from smtpshell.core.tls import check_ca_file
+from smtpshell.errors import HelpRequested, TlsError, UsageError
 from smtpshell.protocol.endpoint import EndpointError, TlsMode, parse_port, split_host_port
 
 
@@ -55,7 +56,7 @@ def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
         help="plain TCP, then EHLO and STARTTLS before anything else",
     )
     parser.add_argument(
-        "--cafile", type=Path, metavar="PEM", help="trust the CA certificates in PEM"
+        "--cafile", type=ca_file, metavar="PEM", help="trust the CA certificates in PEM"
     )
     parser.add_argument(
         "--insecure", action="store_true", help="do not verify the server certificate"
@@ -135,6 +136,16 @@ def seconds_up_to(limit: float, what: str = "time-out") -> Callable[[str], float
         return value
 
     return seconds
+
+
+def ca_file(text: str) -> Path:
+    """An argparse type: a file of CA certificates, checked before anything connects."""
+    path = Path(text).expanduser()
+    try:
+        check_ca_file(path)
+    except TlsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
 
 
 def port_number(text: str) -> int:

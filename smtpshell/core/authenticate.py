@@ -26,6 +26,11 @@ from smtpshell.protocol.endpoint import find_control
 from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import CANCEL
 
+# Mechanisms whose exchange carries the secret itself, only base64-encoded: PLAIN
+# (RFC 4616 2) and LOGIN the password, XOAUTH2 a bearer token anyone may replay.
+# CRAM-MD5 (RFC 2195) sends a digest of the challenge instead.
+SENDS_SECRET_IN_CLEAR = frozenset({"PLAIN", "LOGIN", "XOAUTH2"})
+
 
 class AuthError(SmtpShellError):
     """AUTH could not be done; ``str(error)`` is one line."""

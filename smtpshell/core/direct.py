@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import random
+import ssl
 from dataclasses import dataclass
 
 from smtpshell.core.dns import MxHost, ResolverConfig, delivery_order, lookup_mx
@@ -53,6 +54,7 @@ class Attempt:
     endpoint: Endpoint
     outcome: str  # "220" on success, else why it failed ("connection refused"...)
     reached: bool = False
+    tls_failure: str = ""  # it answered, but TLS failed: why
 
 
 @dataclass(frozen=True)
@@ -112,18 +114,30 @@ async def connect_direct(
         for address in addresses:
             endpoint = Endpoint(address, port)
             notify(f"trying {describe(host, endpoint)}...")
-            outcome, greeting, shown = await _attempt(session, host, endpoint, mode, settings, helo)
-            attempts.append(Attempt(host, endpoint, outcome, greeting is not None))
+            attempt, greeting, shown = await _attempt(session, host, endpoint, mode, settings, helo)
+            attempts.append(attempt)
             if greeting is not None:
                 return DirectConnection(result.domain, host, endpoint, greeting, tuple(attempts))
-            notify("... failed (see above)" if shown else f"... {outcome}")
+            notify("... failed (see above)" if shown else f"... {attempt.outcome}")
+    raise NoExchangerReached(_none_reached(result.domain, attempts))
+
+
+def _none_reached(domain: str, attempts: list[Attempt]) -> str:
+    """Why no exchanger could be used, in one line. An exchanger that answered but
+    failed TLS is named with the reason: its certificate, not the network, is what
+    to look at (the other attempts' outcomes are on screen already)."""
     tried = len(attempts)
     if not tried:
-        raise NoExchangerReached(f"{result.domain}: no mail exchanger has an address")
+        return f"{domain}: no mail exchanger has an address"
+    tls_failed = [attempt for attempt in attempts if attempt.tls_failure]
+    if tls_failed:
+        first = tls_failed[0]
+        others = len(tls_failed) - 1
+        more = f" (and {others} more with TLS failures)" if others else ""
+        where = describe(first.host, first.endpoint)
+        return f"{domain}: {where} answered, but {first.tls_failure}{more}"
     plural = "es" if tried != 1 else ""
-    raise NoExchangerReached(
-        f"{result.domain}: no mail exchanger answered with 220 ({tried} address{plural} tried)"
-    )
+    return f"{domain}: no mail exchanger answered with 220 ({tried} address{plural} tried)"
 
 
 async def _attempt(
@@ -133,8 +147,8 @@ async def _attempt(
     mode: TlsMode,
     tls: TlsSettings,
     helo: str,
-) -> tuple[str, Reply | None, bool]:
-    """(outcome, greeting, shown): the greeting only when the server said 220 (RFC
+) -> tuple[Attempt, Reply | None, bool]:
+    """(attempt, greeting, shown): the greeting only when the server said 220 (RFC
     5321 3.1); ``shown`` when the session already reported the failure as it closed
     (a STARTTLS handshake, a time-out), so it need not be said twice."""
     failures: list[str] = []
@@ -148,14 +162,19 @@ async def _attempt(
         greeting = await session.connect(endpoint, mode, tls, helo, server_hostname=host.name)
     except SmtpShellError as exc:
         await session.close()
-        return describe_failure(exc), None, str(exc) in failures
+        # It answered when it greeted (STARTTLS) or began a handshake (implicit TLS);
+        # a name TLS cannot carry fails before anything is sent.
+        answered = session.greeting is not None or isinstance(exc.__cause__, ssl.SSLError)
+        tls_failure = str(exc) if isinstance(exc, TlsError) and answered else ""
+        attempt = Attempt(host, endpoint, describe_failure(exc), tls_failure=tls_failure)
+        return attempt, None, str(exc) in failures
     finally:
         session.unsubscribe(note)
     if greeting.code != 220:
         # A 554 (or 421) greeting refuses the session: move on to the next host.
         await session.close()
-        return f"greeted with {greeting.code}, not 220", None, False
-    return "220", greeting, False
+        return Attempt(host, endpoint, f"greeted with {greeting.code}, not 220"), None, False
+    return Attempt(host, endpoint, "220", reached=True), greeting, False
 
 
 def describe_failure(exc: SmtpShellError) -> str:

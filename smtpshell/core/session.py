@@ -12,9 +12,6 @@ way out, whatever the way out is.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import os
-import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, Callable, Iterable
@@ -30,14 +27,27 @@ from smtpshell.core.events import (
     Sent,
     TlsStarted,
 )
-from smtpshell.core.options import DEFAULT_TIMEOUT, ConnectOptions
+from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
+from smtpshell.core.peer import (
+    check_server_name,
+    connect_error,
+    format_peer,
+    greeting_hint,
+    is_loopback,
+)
 from smtpshell.core.stream import SmtpStream
-from smtpshell.core.tls import TlsInfo, TlsSettings, explain_tls_failure, tls_info
+from smtpshell.core.tls import (
+    NEEDS_CERTIFICATE,
+    CertificateInfo,
+    TlsInfo,
+    TlsSettings,
+    explain_tls_failure,
+    tls_info,
+)
 from smtpshell.errors import (
     CommandRejected,
     ConnectionClosed,
     NegativeReply,
-    NetworkError,
     NotConnected,
     ProtocolError,
     SmtpShellError,
@@ -73,6 +83,7 @@ class Session:
         self.mode = TlsMode.PLAIN  # how the connection was asked for
         self.server_hostname = ""  # the name TLS verifies (usually endpoint.host)
         self.tls_settings = TlsSettings()
+        self._helo = DEFAULT_HELO
         self._tls: TlsInfo | None = None
         self._state = SmtpState()
         self._stream: SmtpStream | None = None
@@ -112,6 +123,17 @@ class Session:
     def tls(self) -> TlsInfo | None:
         """The TLS in use (implicit or after STARTTLS); None in plain text."""
         return self._tls
+
+    @property
+    def awaiting(self) -> tuple[str, ...]:
+        """What the replies still owed answer (command verbs), oldest first."""
+        return self._state.awaiting
+
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the connection stays on this machine: its peer is a loopback address."""
+        transport = self._stream.transport if self._stream is not None else None
+        return transport is not None and is_loopback(transport.get_extra_info("peername"))
 
     # -- observers ----------------------------------------------------------
 
@@ -175,8 +197,9 @@ class Session:
         self._reset_state()
         self.tls_settings = tls or TlsSettings()
         self.server_hostname = server_hostname or endpoint.host
+        self._helo = helo
         if mode is not TlsMode.PLAIN:
-            _check_server_name(self.server_hostname)
+            check_server_name(self.server_hostname)
         context = self.tls_settings.context() if mode is TlsMode.IMPLICIT else None
         greeting = self._expect(GREETING)
         try:
@@ -186,9 +209,11 @@ class Session:
             raise
         except Exception as exc:
             self._forget_replies()
-            raise _connect_error(exc, endpoint, self.server_hostname, mode, self.timeout) from exc
+            refused = await self._refused_certificate(exc, endpoint, mode)
+            error = connect_error(exc, endpoint, self.server_hostname, mode, self.timeout, refused)
+            raise error from exc
         try:
-            reply = await self._wait(greeting, "the greeting", _greeting_hint(endpoint, mode))
+            reply = await self._wait(greeting, "the greeting", greeting_hint(endpoint, mode))
             if mode is TlsMode.STARTTLS:
                 await self._negotiate_starttls(helo)
         except SmtpShellError:
@@ -255,7 +280,7 @@ class Session:
             self._tls = _describe(transport, self.tls_settings)
             self._state.tls_started()
         peer = transport.get_extra_info("peername")
-        self._emit(Connected(endpoint, mode, _format_peer(peer), self._tls))
+        self._emit(Connected(endpoint, mode, format_peer(peer), self._tls))
 
     async def _negotiate_starttls(self, helo: str) -> None:
         ehlo = await self.send(f"EHLO {helo}", origin=Origin.AUTO)
@@ -265,6 +290,9 @@ class Session:
             error = TlsError("the server does not offer STARTTLS; not continuing in plain text")
         else:
             await self.send("STARTTLS", origin=Origin.AUTO)  # a refusal raises and closes
+            # RFC 3207 4.2: the client SHOULD send EHLO first thing in TLS. Servers
+            # often offer AUTH only now: the session is left ready to log in.
+            await self.send(f"EHLO {helo}", origin=Origin.AUTO)
             return
         self._fail(error)
         raise error
@@ -464,14 +492,15 @@ class Session:
     ) -> None:
         """The handshake after STARTTLS's 220; ``future`` gets the 220 once TLS is on."""
         try:
-            _check_server_name(self.server_hostname)
+            check_server_name(self.server_hostname)
             transport = await stream.start_tls(self.tls_settings.context(), self.server_hostname)
         except (ssl.SSLError, OSError, TlsError) as exc:
-            message = (
-                str(exc)
-                if isinstance(exc, TlsError)
-                else explain_tls_failure(exc, self.server_hostname, TlsMode.STARTTLS)
-            )
+            if isinstance(exc, TlsError):
+                message = str(exc)
+            else:
+                assert self.endpoint is not None
+                refused = await self._refused_certificate(exc, self.endpoint, TlsMode.STARTTLS)
+                message = explain_tls_failure(exc, self.server_hostname, TlsMode.STARTTLS, refused)
             self._fail_during_handshake(stream, future, TlsError(message))
             return
         except asyncio.CancelledError:
@@ -501,6 +530,31 @@ class Session:
         if self._stream is stream:
             self._fail(error)
         _settle(future, error)
+
+    async def _refused_certificate(
+        self, exc: BaseException, endpoint: Endpoint, mode: TlsMode
+    ) -> CertificateInfo | None:
+        """The certificate a verification refused, when the way out depends on it
+        (when it expired, which names it carries), else None.
+
+        The failed handshake keeps no certificate, so a second connection reads it:
+        it verifies nothing and sends nothing but EHLO and STARTTLS, then closes,
+        and its events reach no one. Nothing is trusted from it but what is shown.
+        """
+        if not (
+            isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_code in NEEDS_CERTIFICATE
+        ):
+            return None
+        probe = Session(timeout=self.timeout)
+        try:
+            await probe.connect(
+                endpoint, mode, TlsSettings(insecure=True), self._helo, self.server_hostname
+            )
+        except SmtpShellError:
+            return None
+        finally:
+            await probe.close()
+        return probe.tls.certificate if probe.tls is not None else None
 
     # -- failures -----------------------------------------------------------
 
@@ -547,21 +601,6 @@ class _Owner:
             call(self.session)
 
 
-def _check_server_name(name: str) -> None:
-    """TLS sends the server's name (SNI) and checks the certificate against it (RFC
-    6066 3, RFC 6125): it must be an address or a name the IDNA codec can encode. A
-    hostile MX name (raw bytes, 64+ character labels) fails here, in one line."""
-    try:
-        ipaddress.ip_address(name)
-        return
-    except ValueError:
-        pass
-    try:
-        name.encode("idna")
-    except UnicodeError as exc:
-        raise TlsError(f"{name!r} cannot be a TLS server name ({exc})") from None
-
-
 def _settle(future: asyncio.Future[Reply], error: SmtpShellError) -> None:
     if not future.done():
         future.set_exception(error)
@@ -578,31 +617,3 @@ async def _aiter(chunks: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterabl
 
 def _describe(transport: asyncio.BaseTransport, settings: TlsSettings) -> TlsInfo:
     return tls_info(transport.get_extra_info("ssl_object"), verified=not settings.insecure)
-
-
-def _format_peer(peer: object) -> str:
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return str(Endpoint(str(peer[0]), int(peer[1])))
-    return str(peer)
-
-
-def _greeting_hint(endpoint: Endpoint, mode: TlsMode) -> str:
-    if mode is not TlsMode.IMPLICIT and endpoint.port == 465:
-        return " (port 465 usually expects implicit TLS: try --tls)"
-    return ""
-
-
-def _connect_error(
-    exc: Exception, endpoint: Endpoint, hostname: str, mode: TlsMode, timeout: float
-) -> Exception:
-    if isinstance(exc, TimeoutError):
-        return SmtpTimeout(f"connecting to {endpoint} timed out after {timeout:g} s")
-    if isinstance(exc, ssl.SSLError):
-        return TlsError(explain_tls_failure(exc, hostname, mode))
-    if isinstance(exc, socket.gaierror):
-        return NetworkError(f"cannot resolve {endpoint.host!r}: {exc.strerror}")
-    if isinstance(exc, OSError):
-        # asyncio's strerror repeats the address; the errno's own words are clearer.
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        return NetworkError(f"cannot connect to {endpoint}: {reason}")
-    return exc

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from smtpshell.errors import TlsError
 from smtpshell.protocol.endpoint import TlsMode
+from smtpshell.protocol.inert import inert
 
 # OpenSSL X509_V_ERR_* codes worth explaining (x509_vfy.h).
 _VERIFY_REASONS = {
@@ -23,6 +24,38 @@ _VERIFY_REASONS = {
     62: "the certificate does not match the host name",
     64: "the certificate does not match the IP address",
 }
+# The chain ends at a CA this machine does not trust: trusting that CA is the way
+# out. An expired certificate or a wrong name is the server's to fix, or the
+# user's (another name); no CA file can help with those.
+_UNTRUSTED_ISSUER = frozenset({2, 18, 19, 20, 21})
+_NAME_MISMATCH = frozenset({62, 64})
+_TIME_INVALID = frozenset({9, 10})
+# Failures whose explanation needs the certificate itself (its dates or its names).
+NEEDS_CERTIFICATE = _NAME_MISMATCH | _TIME_INVALID
+
+
+def check_ca_file(path: Path) -> None:
+    """Raise :class:`TlsError` (``PATH: what is wrong``) unless ``path`` is a readable
+    file holding at least one certificate: checked before connecting, so a typo
+    costs one line instead of a connection and a handshake."""
+    if path.is_dir():
+        raise TlsError(f"{path}: is a directory, not a file")
+    if not path.exists():
+        raise TlsError(f"{path}: no such file")
+    if not path.is_file():
+        raise TlsError(f"{path}: not a regular file")  # a FIFO or a device never ends
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except ssl.SSLError as exc:  # before OSError, which it is too
+        raise TlsError(f"{path}: holds no certificate ({exc.reason or exc}); {_PEM_HINT}") from None
+    except OSError as exc:
+        raise TlsError(f"{path}: {(exc.strerror or str(exc)).lower()}") from None
+    if not context.cert_store_stats()["x509"]:
+        raise TlsError(f"{path}: holds no certificate; {_PEM_HINT}")
+
+
+_PEM_HINT = "give the CA certificates in PEM (-----BEGIN CERTIFICATE-----)"
 
 
 @dataclass(frozen=True)
@@ -42,8 +75,8 @@ def client_context(cafile: Path | None = None, insecure: bool = False) -> ssl.SS
     Never smtplib's default: its starttls()/SMTP_SSL without a context verify
     nothing (CPython issue 91826).
     """
-    if cafile is not None and not cafile.is_file():
-        raise TlsError(f"CA file not found: {cafile}")
+    if cafile is not None:
+        check_ca_file(cafile)
     try:
         context = ssl.create_default_context(cafile=str(cafile) if cafile else None)
     except ssl.SSLError as exc:
@@ -57,14 +90,17 @@ def client_context(cafile: Path | None = None, insecure: bool = False) -> ssl.SS
     return context
 
 
-def explain_tls_failure(exc: BaseException, host: str, mode: TlsMode) -> str:
-    """One line naming what went wrong and the way out."""
+def explain_tls_failure(
+    exc: BaseException, host: str, mode: TlsMode, certificate: CertificateInfo | None = None
+) -> str:
+    """One line naming what went wrong and the way out that fits it.
+
+    ``certificate`` is the one refused, when it could be read: it gives the date
+    an expired certificate ran out and the names a mismatched one carries.
+    """
     if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = _VERIFY_REASONS.get(exc.verify_code, exc.verify_message or str(exc))
-        return (
-            f"TLS certificate verification failed for {host}: {reason}"
-            " (trust its CA with --cafile PEM, or skip verification with --insecure)"
-        )
+        reason = _verify_reason(exc, host, certificate)
+        return f"TLS certificate verification failed for {host}: {reason}"
     text = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
     if "WRONG_VERSION_NUMBER" in text.upper().replace(" ", "_"):
         hint = (
@@ -74,6 +110,49 @@ def explain_tls_failure(exc: BaseException, host: str, mode: TlsMode) -> str:
         )
         return f"TLS handshake with {host} failed: wrong version number{hint}"
     return f"TLS handshake with {host} failed: {text}"
+
+
+def _verify_reason(
+    exc: ssl.SSLCertVerificationError, host: str, certificate: CertificateInfo | None
+) -> str:
+    code = exc.verify_code
+    reason = _VERIFY_REASONS.get(code, exc.verify_message or str(exc))
+    if code in _UNTRUSTED_ISSUER:
+        return f"{reason} (trust its CA with --cafile PEM, or skip verification with --insecure)"
+    if code in _NAME_MISMATCH:
+        return f"{reason} {host}{_names_hint(certificate)}"
+    if code in _TIME_INVALID and certificate is not None:
+        return _validity(code, certificate)
+    return reason
+
+
+def _names_hint(certificate: CertificateInfo | None) -> str:
+    if certificate is None:
+        return ": connect to the server by a name its certificate carries"
+    if not certificate.alt_names:
+        # RFC 6125 6.4.4: the subject's CN is not a host name to match.
+        return f" (it names no host: no subjectAltName, subject {inert(certificate.subject)})"
+    names = ", ".join(inert(name.partition(":")[2]) for name in certificate.alt_names)
+    return f"; it is for {names}: connect to the server by one of those names"
+
+
+def _validity(code: int, certificate: CertificateInfo) -> str:
+    now = datetime.now(UTC)
+    if code == 10:
+        days = (now - certificate.not_after).days
+        return (
+            f"the certificate expired on {certificate.not_after:%Y-%m-%d %H:%M} UTC "
+            f"({_days(days)} ago): the server must renew it"
+        )
+    days = (certificate.not_before - now).days
+    return (
+        f"the certificate is not valid until {certificate.not_before:%Y-%m-%d %H:%M} UTC "
+        f"(in {_days(days)}): check this machine's clock, or wait"
+    )
+
+
+def _days(days: int) -> str:
+    return "less than a day" if days < 1 else f"{days} day{'s' if days != 1 else ''}"
 
 
 @dataclass(frozen=True)

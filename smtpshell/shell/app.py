@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,22 +15,30 @@ from smtpshell.core.events import Closed, Event, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.reach import reach
 from smtpshell.core.session import Session
-from smtpshell.errors import CommandRejected, NotConnected, SmtpShellError, UsageError
+from smtpshell.errors import (
+    CommandRejected,
+    HelpRequested,
+    NotConnected,
+    SmtpShellError,
+    UsageError,
+)
 from smtpshell.protocol.commands import SMTP_VERBS, is_utf8, verb_of
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
+from smtpshell.render.tables import help_entry
 from smtpshell.shell.batch import PipedInput, ScriptStatus, local_echo
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.commands.connection import meaning_offline
 from smtpshell.shell.output import OutputQueue
 from smtpshell.shell.paste import PastedLines, masked
 from smtpshell.shell.recording import Recording
+from smtpshell.shell.registry import asks_for_help
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
     from rich.console import Console, RenderableType
 
-    from smtpshell.shell.registry import Registry
+    from smtpshell.shell.registry import LocalCommand, Registry
 
 
 @dataclass(frozen=True)
@@ -86,14 +95,23 @@ class Shell:
         self._recording = Recording(self.session)
         self._output = OutputQueue(self._say_dropped)
         self._pasted = PastedLines()  # what a paste left after its first line
+        # Replies owed to commands whose wait Ctrl-C abandoned: shown as late.
+        self._late: deque[str] = deque()
+        # A command that may ask for a secret runs and has not asked yet: keys typed
+        # meanwhile are thrown away (they may be the secret), and counted.
+        self._typeahead_secret = False
+        self._discarded = 0
 
     # -- output -------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Closed):
             self._last_closed = event.reason
+            self._late.clear()
         elif isinstance(event, Received):
             self._status.replied(event)
+            if not event.unsolicited and self._late:
+                self.info(f"(late) the reply to the interrupted {self._late.popleft()}:")
 
         def show() -> None:
             self.renderer(event)
@@ -131,6 +149,9 @@ class Shell:
 
     async def ask(self, question: str, secret: bool = False) -> str:
         """Ask the user for one line (echo off when ``secret``); never kept in history."""
+        if secret:
+            self._discard_typeahead()
+            self._typeahead_secret = False  # keys typed after the answer are kept
         await self._output.flush()  # the challenge being answered is on screen first
         if not self.interactive:
             loop = asyncio.get_running_loop()
@@ -140,11 +161,37 @@ class Shell:
             return line.rstrip("\n").removesuffix("\r")
         from prompt_toolkit import PromptSession
 
-        asker: PromptSession[str] = PromptSession(is_password=secret)
+        # On the prompt's terminal, which is stderr's when stdout is a pipe.
+        terminal = self._prompt.input if self._prompt else None
+        output = self._prompt.output if self._prompt else None
+        asker: PromptSession[str] = PromptSession(is_password=secret, input=terminal, output=output)
         try:
             return await asker.prompt_async(question)
         except (EOFError, KeyboardInterrupt):
             raise UsageError("cancelled") from None
+
+    async def confirm(self, question: str) -> bool:
+        """A yes-or-no question, no unless answered yes; no when reading from a pipe,
+        where there is no one to ask."""
+        if not self.interactive:
+            return False
+        answer = await self.ask(f"{question} [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    def _discard_typeahead(self) -> None:
+        """Throw away keys typed before a secret is asked for, as getpass does
+        (TCSAFLUSH): a password typed ahead must not be taken as an answer to a
+        question not yet on screen, nor sent as a command if none comes."""
+        if self._prompt is not None:
+            from prompt_toolkit.input.typeahead import get_typeahead
+
+            terminal = self._prompt.input
+            self._discarded += len(get_typeahead(terminal))  # get_ also empties it
+            if self._typeahead_secret:  # still in raw mode: read what is pending
+                self._discarded += len(terminal.read_keys())
+        if self._discarded:
+            self._discarded = 0
+            self.info("discarded what was typed ahead: it may have been a secret")
 
     # -- the rest of what handlers may touch (CommandContext) ---------------
 
@@ -368,6 +415,8 @@ class Shell:
             for press in terminal.read_keys():
                 if press.key == Keys.ControlC:
                     task.cancel()
+                elif self._typeahead_secret:
+                    self._discarded += 1
                 else:
                     kept.append(press)
             store_typeahead(terminal, kept)
@@ -376,9 +425,20 @@ class Shell:
             with terminal.raw_mode(), terminal.attach(keys_typed_while_waiting):
                 await task
         except asyncio.CancelledError:
-            self.info("interrupted")
+            self._interrupted()
             return False
         return True
+
+    def _interrupted(self) -> None:
+        """The wait is abandoned, not the replies: they still come, in order (RFC 5321
+        4.1), and each is shown as late when it does; the next command waits for its
+        own. A wait that cannot be left in step (STARTTLS) closes the connection."""
+        owed = self.session.awaiting
+        self._late.extend(owed)
+        if owed:
+            self.info(f"interrupted: the reply to {', '.join(owed)} will be shown when it comes")
+        else:
+            self.info("interrupted")
 
     async def handle(self, line: str) -> None:
         """One line typed at the prompt."""
@@ -394,7 +454,7 @@ class Shell:
                 # an AUTH answer is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531).
                 raise UsageError("this line holds bytes that are not UTF-8 text: not sent")
             elif session.auth_pending:
-                await session.send(line)
+                await self._answer(line)
             elif self._secret_prompt:
                 raise UsageError(
                     "the AUTH exchange ended while you typed: that line was not sent"
@@ -407,11 +467,35 @@ class Shell:
             where = f"{exc.filename}: " if exc.filename else ""
             self.error(f"{where}{exc.strerror or exc}")
 
+    async def _answer(self, line: str) -> None:
+        """A line typed while a 334 waits: the response, unless it is a local command
+        (``b64 TEXT`` then answers with the encoding; ``tls`` shows TLS)."""
+        found = self.registry.match(line)
+        if found is not None:
+            await self._run(*found)
+            return
+        await self.session.send(line.removeprefix("\\"))
+
+    async def _run(self, command: LocalCommand, rest: str) -> None:
+        if asks_for_help(rest):
+            self.show(help_entry(*command.help_row))
+            return
+        if command.asks_secret:
+            self._typeahead_secret = True
+            self._discard_typeahead()
+        try:
+            await command.handler(self, rest)
+        except HelpRequested as exc:
+            self.show(exc.text.rstrip("\n"))
+        finally:
+            if self._typeahead_secret:
+                self._discard_typeahead()  # it failed before asking: still thrown away
+                self._typeahead_secret = False
+
     async def _command(self, line: str) -> None:
         found = self.registry.match(line)
         if found is not None:
-            command, rest = found
-            await command.handler(self, rest)
+            await self._run(*found)
             return
         if not self.session.connected and (offline := meaning_offline(line)) is not None:
             await offline[0](self, offline[1])  # QUIT and HELP at smtpshell>
@@ -419,6 +503,12 @@ class Shell:
         escaped = line.startswith("\\")
         if escaped:
             line = line[1:]
+        elif (slip := self.registry.near_miss(line)) is not None:
+            word = line.lstrip().partition(" ")[0]
+            raise UsageError(
+                f"unknown command {word!r}: did you mean `{slip[0]}`? "
+                f"(start the line with \\ to send it to the server as typed)"
+            )
         if not self.session.connected:
             raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
         verb = verb_of(line)

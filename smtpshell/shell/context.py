@@ -70,6 +70,10 @@ class CommandContext(Protocol):
         """One line from the user, echo off when ``secret``; never kept in history."""
         ...
 
+    async def confirm(self, question: str) -> bool:
+        """A yes-or-no question; False unless the user answers yes (or cannot be asked)."""
+        ...
+
     async def connect(self, options: ConnectOptions) -> bool:
         """Open a connection in place of the current one; False (already reported)
         when it failed, and then the current one is kept."""

@@ -11,6 +11,7 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import History, InMemoryHistory
+from prompt_toolkit.output import create_output
 from prompt_toolkit.styles import Style
 
 from smtpshell.shell.completer import SmtpCompleter
@@ -113,6 +114,9 @@ def build_prompt(
         lambda: not (session.in_data or typing_secret()),
     )
     return PromptSession(
+        # When stdout is a pipe (`smtpshell ... | tee log`) the prompt, and the
+        # questions asked on it, are drawn on the terminal through stderr.
+        output=create_output(always_prefer_tty=True),
         history=history,
         completer=completer,
         complete_while_typing=False,

@@ -4,6 +4,8 @@ The rule: a line whose first word (any case) names a local command runs locally;
 every other line goes to the server as typed. No local command is named like an SMTP
 verb (a test checks this against the verb list), so HELP, AUTH and DATA always reach
 the server. A leading backslash sends the rest of the line as typed: ``\\mx`` sends "mx".
+A first word one typing slip from a local command's name (and no SMTP verb) is taken
+for a mistake, not for SMTP: ``b46 secret`` must not reach the server.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class LocalCommand:
     usage: str = ""
     aliases: tuple[str, ...] = ()
     secret_args: bool = False  # arguments masked while typed and kept out of history
+    # It may ask for a secret: keys typed ahead while it runs are thrown away.
+    asks_secret: bool = False
 
     @property
     def summary(self) -> str:
@@ -74,6 +78,23 @@ class Registry:
         command = self._by_name.get(word.lower())
         return (command, rest) if command else None
 
+    def near_miss(self, line: str) -> tuple[str, LocalCommand] | None:
+        """The local command (name, command) a line's first word looks like a slip
+        of the keyboard for: one letter added, dropped, changed, or two swapped.
+
+        Never for an SMTP verb, a local command, or a line begun with a backslash
+        (it is sent as typed), and never for a one-letter word or name.
+        """
+        word = line.lstrip().partition(" ")[0].lower()
+        if len(word) < 2 or word in self._by_name or line.startswith("\\"):
+            return None
+        if verb_of(line) in SMTP_VERBS:
+            return None
+        for name in sorted(self._by_name):
+            if len(name) >= 2 and _one_edit_apart(word, name):
+                return name, self._by_name[name]
+        return None
+
     def secret_start(self, line: str, auth_pending: bool = False) -> int | None:
         """Where the secret part of a typed line begins, or None.
 
@@ -85,6 +106,9 @@ class Registry:
         if start is not None or auth_pending:
             return start
         found = self.match(line)
+        if found is None and (slip := self.near_miss(line)) is not None:
+            # Refused, not run; but what was meant for b64 is as secret as b64's.
+            found = slip[1], line.lstrip().partition(" ")[2]
         if found is None or not found[0].secret_args or not found[1]:
             return None
         return len(line) - len(found[1])
@@ -111,6 +135,25 @@ class Registry:
     def help_for(self, line: str) -> tuple[str, str] | None:
         found = self.match(line)
         return found[0].help_row if found else None
+
+
+def asks_for_help(rest: str) -> bool:
+    """Whether a local command's arguments are only ``-h`` or ``--help``."""
+    return rest.strip() in ("-h", "--help")
+
+
+def _one_edit_apart(typed: str, name: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours (Damerau)."""
+    if typed == name or abs(len(typed) - len(name)) > 1:
+        return False
+    if len(typed) != len(name):
+        short, long = sorted((typed, name), key=len)
+        return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+    differ = [i for i, (a, b) in enumerate(zip(typed, name, strict=True)) if a != b]
+    if len(differ) == 1:
+        return True
+    first, second = differ if len(differ) == 2 else (0, 0)
+    return second == first + 1 and (typed[first], typed[second]) == (name[second], name[first])
 
 
 def _is_command(line: str) -> bool:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from smtpshell.core.arguments import ArgumentParser, split_arguments
-from smtpshell.core.authenticate import AuthRejected, authenticate, select_mechanism
+from smtpshell.core.authenticate import (
+    SENDS_SECRET_IN_CLEAR,
+    AuthRejected,
+    authenticate,
+    select_mechanism,
+)
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, b64decode_text, b64encode_text
 from smtpshell.protocol.inert import inert
@@ -34,9 +39,14 @@ async def encode_base64(ctx: CommandContext, rest: str) -> None:
         # Asked rather than typed on the line: a password typed after "b64" would
         # show on screen and land in the history file.
         text = await ctx.ask("Text to encode (not shown): ", secret=True)
-        if not text:
+        if not text and not ctx.session.auth_pending:
             ctx.info("(empty text: its base64 is empty too)")
             return
+    if ctx.session.auth_pending:
+        # A 334 waits (RFC 4954 4): the encoding is the answer. The session sends it
+        # as a secret, so it is shown masked and never recorded; not shown here.
+        await ctx.session.send(b64encode_text(text))
+        return
     ctx.show(b64encode_text(text))
 
 
@@ -61,12 +71,15 @@ async def login(ctx: CommandContext, rest: str) -> None:
     parser = ArgumentParser(prog="login", add_help=False)
     parser.add_argument("user", nargs="?")
     parser.add_argument("--mech", "-m", metavar="MECHANISM")
+    parser.add_argument("--plaintext", action="store_true")
     args = parser.parse_args(split_arguments(rest))
     session = ctx.session
     if not session.connected:
         raise NotConnected("not connected: use connect HOST[:PORT] first")
     # Before asking anything: say now if there is nothing to log in with.
     mechanism = select_mechanism(session.capabilities, args.mech, tls=session.tls is not None)
+    if not args.plaintext:
+        await _agree_to_clear_text(ctx, mechanism)
     username = args.user if args.user is not None else await ctx.ask("Username: ")
     if not username:
         raise UsageError("no user name given")
@@ -82,8 +95,36 @@ async def login(ctx: CommandContext, rest: str) -> None:
     ctx.info(f"authenticated as {inert(username)} with {mechanism}")
 
 
+async def _agree_to_clear_text(ctx: CommandContext, mechanism: str) -> None:
+    """Ask before a mechanism sends the secret readable over a network without TLS.
+
+    PLAIN and LOGIN carry the password as base64 (RFC 4616 2, RFC 4954 4) and
+    XOAUTH2 a bearer token: anyone on the path can use them. Loopback never leaves
+    the machine. A piped session cannot be asked: ``--plaintext`` says yes ahead.
+    """
+    session = ctx.session
+    if session.tls is not None or session.on_loopback or mechanism not in SENDS_SECRET_IN_CLEAR:
+        return
+    where = inert(str(session.endpoint))
+    secret = "token" if mechanism == "XOAUTH2" else "password"
+    question = (
+        f"no TLS: AUTH {mechanism} would send the {secret} unencrypted to {where}, "
+        "readable on the network. Send it?"
+    )
+    if not await ctx.confirm(question):
+        raise UsageError(
+            f"not sent: AUTH {mechanism} without TLS sends the {secret} unencrypted to {where} "
+            "(type STARTTLS and EHLO first, or use login --plaintext to send it all the same)"
+        )
+
+
 COMMANDS = (
     LocalCommand("b64", encode_base64, usage="b64 [TEXT] | b64 -d BASE64", secret_args=True),
     LocalCommand("unb64", decode_base64, usage="unb64 BASE64", secret_args=True),
-    LocalCommand("login", login, usage=f"login [USER] [--mech {'|'.join(SUPPORTED_MECHANISMS)}]"),
+    LocalCommand(
+        "login",
+        login,
+        usage=f"login [USER] [--mech {'|'.join(SUPPORTED_MECHANISMS)}] [--plaintext]",
+        asks_secret=True,
+    ),
 )

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 RULE = (
     "A line whose first word is a local command runs here; anything else goes to the "
-    "server as typed. Start a line with \\ to send it as typed even so (\\mx sends 'mx')."
+    "server as typed. Start a line with \\ to send it as typed even so (\\mx sends 'mx'). "
+    "'? COMMAND' or 'COMMAND --help' explains one command."
 )
 DATA_RULE = (
     "In DATA, every line is message text: '.' alone or Ctrl-D ends the message. "
