@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from source_ast import parse_source
 
 PACKAGE = Path(__file__).resolve().parent.parent / "smtpshell"
 SHELL = "smtpshell.shell"
@@ -63,7 +64,7 @@ def import_graph() -> Graph:
     modules = set(paths)
     graph: Graph = {name: set() for name in modules}
     for name, path in paths.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_source(path)):
             graph[name].update(t for t in _targets(node, name, path, modules) if t != name)
     return graph
 

@@ -11,6 +11,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from source_ast import parse_source
 
 PACKAGE = Path(__file__).resolve().parent.parent / "smtpshell"
 
@@ -38,7 +39,7 @@ THIRD_PARTY = {
 
 def _imports(path: Path) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parse_source(path)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from source_ast import parse_source
+
 ROOT = Path(__file__).resolve().parent.parent
 SHELL = ROOT / "smtpshell" / "shell"
 
@@ -44,7 +46,7 @@ def shell_import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for name, path in paths.items():
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parse_source(path)):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 imported = _imported(node, name, _is_package(path))
                 targets.update(target for target in imported if target in paths)
