@@ -242,3 +242,21 @@ def test_certificate_text_cannot_reach_the_terminal_raw() -> None:
     assert "CN=evil\\x1b[2J[bold]x" in text  # escaped, and no markup interpreted
     assert "CN=\\x1b]52;c;ZXZpbA==\\x07" in text
     assert "DNS:a\\x1b[2Jb" in text
+
+
+def test_a_long_usage_wraps_between_words() -> None:
+    """`connect --help` in a narrow terminal: the terminal itself would cut the usage
+    line mid-word (`[-` / `-timeout`); it is wrapped between words instead."""
+    import io
+
+    from rich.console import Console
+
+    from smtpshell.render.tables import help_entry
+
+    usage = "connect HOST[:PORT] | --mx DOMAIN [--tls|--starttls] [--helo NAME] [--timeout SECONDS]"
+    out = io.StringIO()
+    Console(file=out, width=40, soft_wrap=True).print(help_entry(usage, "Connect to a server."))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 40 and line == line.rstrip() for line in lines), lines
+    words = " ".join(lines).split()
+    assert words == [*usage.split(), *["Connect", "to", "a", "server."]], lines

@@ -149,10 +149,15 @@ def help_table(rows: Iterable[tuple[str, str]]) -> Table:
 
 def help_entry(usage: str, summary: str) -> RenderableType:
     """One local command: its usage as a heading, then what it does."""
-    from rich.console import Group
     from rich.text import Text
 
-    return Group(Text(usage, style="heading"), Text(summary))
+    # A table, not plain text: wrapped at word boundaries to the terminal's width,
+    # where a printed line would be cut mid-word by the terminal.
+    grid = _two_columns()
+    grid.add_column()
+    grid.add_row(Text(usage, style="heading"))
+    grid.add_row(Text(summary))
+    return grid
 
 
 def _parameters(keyword: str, params: tuple[str, ...]) -> str:
