@@ -25,3 +25,24 @@ def test_starttls_on_the_command_line_leaves_a_session_ready_to_log_in(
     converse(sh, [("login alice", r"Password:"), (PASSWORD, r"authenticated as alice")])
     assert sh.close() == 0
     assert PASSWORD not in sh.raw and PASSWORD not in history_text(data_home)
+
+
+def test_the_tls_line_asks_for_ehlo_only_when_the_user_must_send_it(
+    server: BackgroundServer,
+) -> None:
+    """RFC 3207 4.2: after TLS a new EHLO is needed. With --starttls smtpshell sends
+    it itself, so the line must not tell the user to; typed STARTTLS still does."""
+    from cli_runner import run_cli
+
+    cafile = str(server.ca_file)
+    out, _err, status = run_cli(
+        "--connect", f"127.0.0.1:{server.port}", "--starttls", "--cafile", cafile,
+        stdin="QUIT\n",
+    )  # fmt: skip
+    assert status == 0, out
+    assert "TLS established" in out and "send EHLO again" not in out, out
+    out, _err, _status = run_cli(
+        "--connect", f"127.0.0.1:{server.port}", "--cafile", cafile,
+        stdin="EHLO me\nSTARTTLS\nQUIT\n",
+    )  # fmt: skip
+    assert "certificate verified; send EHLO again" in out, out

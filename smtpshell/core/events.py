@@ -52,6 +52,7 @@ class Received:
 @dataclass(frozen=True)
 class TlsStarted:
     info: TlsInfo
+    ehlo_follows: bool = False  # the session sends EHLO itself next (--starttls)
 
 
 @dataclass(frozen=True)

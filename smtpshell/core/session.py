@@ -84,6 +84,7 @@ class Session:
         self.server_hostname = ""  # the name TLS verifies (usually endpoint.host)
         self.tls_settings = TlsSettings()
         self._helo = DEFAULT_HELO
+        self._ehlo_after_tls = False  # --starttls: the session sends EHLO itself in TLS
         self._tls: TlsInfo | None = None
         self._state = SmtpState()
         self._stream: SmtpStream | None = None
@@ -289,7 +290,11 @@ class Session:
         elif not self.capabilities.has("STARTTLS"):
             error = TlsError("the server does not offer STARTTLS; not continuing in plain text")
         else:
-            await self.send("STARTTLS", origin=Origin.AUTO)  # a refusal raises and closes
+            self._ehlo_after_tls = True
+            try:
+                await self.send("STARTTLS", origin=Origin.AUTO)  # a refusal raises, closes
+            finally:
+                self._ehlo_after_tls = False
             # RFC 3207 4.2: the client SHOULD send EHLO first thing in TLS. Servers
             # often offer AUTH only now: the session is left ready to log in.
             await self.send(f"EHLO {helo}", origin=Origin.AUTO)
@@ -520,7 +525,7 @@ class Session:
             )
         self._state.tls_started()  # RFC 3207 4.2: capabilities forgotten
         self._tls = _describe(transport, self.tls_settings)
-        self._emit(TlsStarted(self._tls))
+        self._emit(TlsStarted(self._tls, ehlo_follows=self._ehlo_after_tls))
         if not future.done():
             future.set_result(reply)
 

@@ -84,7 +84,10 @@ class EventRenderer:
             if event.tls:
                 console.print(tls_summary(event.tls), style="tls")
         elif isinstance(event, TlsStarted):
-            console.print(tls_summary(event.info) + "; send EHLO again", style="tls")
+            # RFC 3207 4.2: what the server said before TLS is void; say so unless
+            # smtpshell sends the new EHLO itself (--starttls).
+            again = "" if event.ehlo_follows else "; send EHLO again"
+            console.print(tls_summary(event.info) + again, style="tls")
         elif isinstance(event, Notice):
             style = {"warning": "warning", "error": "error"}.get(event.level, "notice")
             prefix = "warning: " if event.level == "warning" else ""
