@@ -83,6 +83,48 @@ class Peer:
         self.writer.transport.abort()
 
 
+async def well_behaved(
+    peer: Peer,
+    *,
+    name: str = "hostile",
+    extensions: Sequence[str] = (),
+    tls: ssl.SSLContext | None = None,
+    implicit: bool = False,
+    end_of_data_delay: float = 0.0,
+) -> None:
+    """A small receiver that behaves: the script a hostile test varies one part of.
+
+    It greets as ``name`` (inside TLS first when ``implicit``), answers EHLO with
+    ``extensions``, upgrades at STARTTLS with ``tls``, reads a message after DATA
+    (answering its end after ``end_of_data_delay`` seconds, a slow queue), says
+    221 to QUIT and 250 to anything else.
+    """
+    if implicit:
+        assert tls is not None
+        await peer.start_tls(tls)
+    await peer.send(f"220 {name} ESMTP\r\n".encode())
+    while True:
+        verb = (await peer.command()).split(" ", 1)[0].upper()
+        if verb == "EHLO":
+            lines = [name, *extensions]
+            reply = "".join(f"250-{line}\r\n" for line in lines[:-1]) + f"250 {lines[-1]}\r\n"
+            await peer.send(reply.encode())
+        elif verb == "STARTTLS" and tls is not None:
+            await peer.send(b"220 go ahead\r\n")
+            await peer.start_tls(tls)
+        elif verb == "DATA":
+            await peer.send(b"354 go on\r\n")
+            while await peer.line() != b".\r\n":
+                pass
+            await asyncio.sleep(end_of_data_delay)
+            await peer.send(b"250 queued\r\n")
+        elif verb == "QUIT":
+            await peer.send(b"221 bye\r\n")
+            return
+        else:
+            await peer.send(b"250 ok\r\n")
+
+
 class HostileServer:
     """Runs ``script`` for each connection in a thread, on a free loopback port unless
     ``host`` (another of this machine's addresses) or ``port`` are given."""

@@ -3,6 +3,7 @@ would drive a terminal. The DNS server is a real one on loopback."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from dns_responder import DnsResponder
-from hostile_server import HostileServer, Peer, TestCA
+from hostile_server import HostileServer, Script, TestCA, well_behaved
 from hostile_strings import leaked
 
 # Labels of raw ESC and BEL bytes (master-file escapes, RFC 1035 5.1): a legal DNS
@@ -28,27 +29,12 @@ def _zone(port_owner: str = "good.evil.test") -> dict[tuple[str, str], list[tupl
     }
 
 
-def _tls_script(ca: TestCA, mode: str) -> object:
+def _tls_script(ca: TestCA, mode: str) -> Script:
     context = ca.issue("good.evil.test", dns_names=["good.evil.test"]).server_context()
-
-    async def script(peer: Peer) -> None:
-        if mode == "--tls":
-            await peer.start_tls(context)
-        await peer.send(b"220 good.evil.test ESMTP\r\n")
-        while True:
-            command = (await peer.command()).upper()
-            if command == "STARTTLS":
-                await peer.send(b"220 go ahead\r\n")
-                await peer.start_tls(context)
-            elif command.startswith("EHLO"):
-                await peer.send(b"250-good.evil.test\r\n250 STARTTLS\r\n")
-            elif command == "QUIT":
-                await peer.send(b"221 bye\r\n")
-                return
-            else:
-                await peer.send(b"250 ok\r\n")
-
-    return script
+    return functools.partial(
+        well_behaved, name="good.evil.test", extensions=["STARTTLS"], tls=context,
+        implicit=mode == "--tls",
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("mode", ["--tls", "--starttls"])
@@ -59,7 +45,7 @@ def test_unusable_mx_name_fails_that_mx_and_the_next_is_tried(
     carry as SNI (RFC 6066 3: a host name) fails that MX in one line, no traceback,
     no "Task exception was never retrieved", no 30 s wait."""
     ca = TestCA(tmp_path)
-    with HostileServer(_tls_script(ca, mode)) as server, DnsResponder(_zone()) as dns:  # type: ignore[arg-type]
+    with HostileServer(_tls_script(ca, mode)) as server, DnsResponder(_zone()) as dns:
         result = subprocess.run(
             [sys.executable, "-m", "smtpshell", "--nameserver", dns.nameserver, "--timeout", "5"],
             input=(

@@ -6,10 +6,12 @@ Each test names the rule or the attack it guards against.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from pathlib import Path
 
 import pytest
-from hostile_server import HostileServer, Peer, TestCA
+from hostile_server import HostileServer, Script, TestCA, well_behaved
 
 from smtpshell.core.session import Session
 from smtpshell.core.tls import TlsSettings
@@ -22,20 +24,8 @@ def ca(tmp_path: Path) -> TestCA:
     return TestCA(tmp_path)
 
 
-def _starttls_script(context_of: object) -> object:
-    async def script(peer: Peer) -> None:
-        await peer.send(b"220 hostile ESMTP\r\n")
-        while True:
-            command = (await peer.command()).upper()
-            if command.startswith("EHLO"):
-                await peer.send(b"250-hostile\r\n250 STARTTLS\r\n")
-            elif command == "STARTTLS":
-                await peer.send(b"220 go ahead\r\n")
-                await peer.start_tls(context_of)  # type: ignore[arg-type]
-            else:
-                await peer.send(b"250 ok\r\n")
-
-    return script
+def _starttls_script(context: ssl.SSLContext) -> Script:
+    return functools.partial(well_behaved, extensions=["STARTTLS"], tls=context)
 
 
 @pytest.mark.parametrize("mode", [TlsMode.IMPLICIT, TlsMode.STARTTLS])
@@ -47,7 +37,7 @@ def test_certificate_with_only_a_common_name_is_refused(ca: TestCA, mode: TlsMod
     server = (
         _implicit_server(context)
         if mode is TlsMode.IMPLICIT
-        else HostileServer(_starttls_script(context))  # type: ignore[arg-type]
+        else HostileServer(_starttls_script(context))
     )
 
     async def scenario() -> None:
@@ -72,16 +62,10 @@ def test_certificate_with_a_matching_san_is_accepted(ca: TestCA) -> None:
         assert session.tls is not None and session.tls.verified
         await session.close()
 
-    with HostileServer(_starttls_script(context)) as server:  # type: ignore[arg-type]
+    with HostileServer(_starttls_script(context)) as server:
         asyncio.run(scenario())
 
 
-def _implicit_server(context: object) -> HostileServer:
+def _implicit_server(context: ssl.SSLContext) -> HostileServer:
     """A server that speaks TLS from the first byte, then greets."""
-
-    async def script(peer: Peer) -> None:
-        await peer.start_tls(context)  # type: ignore[arg-type]
-        await peer.send(b"220 hostile ESMTP\r\n")
-        await peer.drain_client()
-
-    return HostileServer(script)
+    return HostileServer(functools.partial(well_behaved, tls=context, implicit=True))

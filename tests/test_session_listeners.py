@@ -4,26 +4,16 @@ state after an abandoned wait is the one a user expects."""
 from __future__ import annotations
 
 import asyncio
+import functools
 
-from hostile_server import HostileServer, Peer
+from hostile_server import HostileServer, well_behaved
 
 from smtpshell.core.events import Event, Notice, Received
 from smtpshell.core.session import Session
 from smtpshell.protocol.endpoint import Endpoint
 
-
-async def echo_250(peer: Peer) -> None:
-    await peer.send(b"220 ok ESMTP\r\n")
-    while True:
-        command = (await peer.command()).upper()
-        if command == "DATA":
-            await peer.send(b"354 go on\r\n")
-            while await peer.line() != b".\r\n":
-                pass
-            await asyncio.sleep(0.5)  # a slow queue: the reply to "." takes a while
-            await peer.send(b"250 queued\r\n")
-        else:
-            await peer.send(b"250 ok\r\n")
+# A slow queue: the reply to the end of data takes a while.
+echo_250 = functools.partial(well_behaved, name="ok", end_of_data_delay=0.5)
 
 
 def test_a_failing_listener_is_reported_once_and_the_connection_goes_on() -> None:

@@ -9,11 +9,12 @@ piped into the shell, and replayed from a transcript.
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 import pytest
 from cli_runner import run_cli
-from hostile_server import HostileServer, Peer
+from hostile_server import HostileServer, well_behaved
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,21 +29,8 @@ VARIANTS = [
 END = b"\r\n.\r\n"
 
 
-async def sink(peer: Peer) -> None:
-    """A minimal receiver: 250 to everything, 354 to DATA, reads the body to '.'."""
-    await peer.send(b"220 sink ESMTP\r\n")
-    while True:
-        command = (await peer.command()).upper()
-        if command == "DATA":
-            await peer.send(b"354 go on\r\n")
-            while await peer.line() != b".\r\n":
-                pass
-            await peer.send(b"250 queued\r\n")
-        elif command == "QUIT":
-            await peer.send(b"221 bye\r\n")
-            return
-        else:
-            await peer.send(b"250 ok\r\n")
+# A minimal receiver: 250 to everything, 354 to DATA, reads the body to '.'.
+sink = functools.partial(well_behaved, name="sink")
 
 
 def assert_clean_wire(wire: bytes, messages: int) -> None:

@@ -4,6 +4,7 @@ a TLS failure names the way out that fits its reason, also through `connect --mx
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import ssl
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli_runner import run_cli
 from dns_responder import DnsResponder
-from hostile_server import HostileServer, Peer, TestCA
+from hostile_server import HostileServer, Peer, TestCA, well_behaved
 
 
 def _connect_with_cafile(cafile: Path, mode: str) -> tuple[str, str, int, int]:
@@ -119,20 +120,10 @@ def test_connect_mx_says_which_exchanger_answered_and_why_tls_failed(tmp_path: P
     ca = TestCA(tmp_path)
     context = ca.issue("other.test", dns_names=["other.test"]).server_context()
 
-    async def script(peer: Peer) -> None:
-        await peer.send(b"220 mx ESMTP\r\n")
-        while True:
-            command = (await peer.command()).upper()
-            if command == "STARTTLS":
-                await peer.send(b"220 go ahead\r\n")
-                await peer.start_tls(context)
-            elif command.startswith("EHLO"):
-                await peer.send(b"250-mx\r\n250 STARTTLS\r\n")
-            else:
-                await peer.send(b"250 ok\r\n")
+    script = functools.partial(well_behaved, name="mx", extensions=["STARTTLS"], tls=context)
 
     zone = {("d.test", "MX"): [(60, "10 mx1.d.test.")], ("mx1.d.test", "A"): [(60, "127.0.0.1")]}
-    with HostileServer(script) as server, DnsResponder(zone) as dns:  # type: ignore[arg-type]
+    with HostileServer(script) as server, DnsResponder(zone) as dns:
         _, err, status = run_cli(
             "--nameserver", dns.nameserver,
             stdin=f"connect --mx d.test --port {server.port} --starttls --cafile {ca.ca_file}\n",
