@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import sys
@@ -145,6 +144,9 @@ def _target(options: argparse.Namespace) -> ConnectOptions | None:
 
 
 def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Environment) -> int:
+    # Imported here, not at the top: --version and --help need none of it.
+    import asyncio
+
     from smtpshell.render.theme import make_console
     from smtpshell.shell.app import Shell, ShellConfig
 
