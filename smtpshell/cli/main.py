@@ -147,12 +147,14 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     # Imported here, not at the top: --version and --help need none of it.
     import asyncio
 
-    from smtpshell.render.theme import make_console
+    from smtpshell.render.plain import make_printer
     from smtpshell.shell.app import Shell, ShellConfig
 
     colour = _colour(env)
-    console = make_console(env.stdout, colour=colour)
-    err_console = None if env.interactive else make_console(env.stderr, colour=colour)
+    # Without colour (a pipe, a file, NO_COLOR) lines are written as they are:
+    # rich is imported only by a command that shows a table.
+    console = make_printer(env.stdout, colour)
+    err_console = None if env.interactive else make_printer(env.stderr, colour)
     resolver = _resolver(options, env)  # a usage error before anything is created
     config = ShellConfig(
         history_file=_history_file(options, env),
@@ -169,7 +171,7 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         env.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
     if target is None and env.interactive:
-        console.print(NOT_CONNECTED, style="notice", markup=False, highlight=False)
+        console.print(NOT_CONNECTED, style="notice")
     return asyncio.run(shell.run(target, env.stdin))
 
 
