@@ -26,6 +26,11 @@ _ZERO_WIDTH = frozenset({"Mn", "Me", "Cf"})  # combining marks, format character
 class Printer(Protocol):
     """What lines are printed on: rich's ``Console`` or a :class:`PlainConsole`."""
 
+    @property
+    def file(self) -> IO[str]:
+        """The stream written to."""
+        ...
+
     def print(self, *objects: object, style: str | None = None) -> None: ...
 
 
