@@ -17,9 +17,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pty_shell import ShellPty
 from server_fixtures import stored_messages
 
 from smtpshell.protocol.reply import Reply
@@ -205,3 +207,16 @@ def test_the_server_package_names_load_on_first_use() -> None:
         assert getattr(server_package, name) is not None
     with pytest.raises(AttributeError):
         _ = server_package.NoSuchThing  # type: ignore[attr-defined]
+
+
+def test_nothing_is_imported_between_the_greeting_and_the_first_prompt(
+    server: BackgroundServer, start_shell: Callable[..., ShellPty]
+) -> None:
+    """Whatever the first prompt needs is loaded before connecting: once the server
+    has spoken, the prompt follows at once. -X importtime reports each import on the
+    same terminal, in order with the screen."""
+    sh = start_shell("127.0.0.1", str(server.port), env={"PYTHONPROFILEIMPORTTIME": "1"})
+    greeting = sh.expect(r"220 \S+ ESMTP")
+    prompt = sh.expect(rf"127\.0\.0\.1:{server.port} plain>")
+    between = sh.screen[greeting.end() : prompt.start()]
+    assert "import time:" not in between, between

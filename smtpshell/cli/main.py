@@ -170,6 +170,11 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         # UTF-8 survive as surrogates: an 8-bit message body is sent as it is.
         env.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
+    if env.interactive:
+        # prompt_toolkit imports ctypes as each prompt starts (to save and restore
+        # the SIGINT handler); imported now, before connecting, it no longer sits
+        # between the server's greeting and the first prompt.
+        import ctypes  # noqa: F401
     if target is None and env.interactive:
         console.print(NOT_CONNECTED, style="notice")
     return asyncio.run(shell.run(target, env.stdin))
