@@ -6,12 +6,15 @@ import functools
 import hashlib
 import ssl
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smtpshell.errors import TlsError
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.inert import inert
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # OpenSSL X509_V_ERR_* codes worth explaining (x509_vfy.h).
 _VERIFY_REASONS = {
@@ -138,6 +141,8 @@ def _names_hint(certificate: CertificateInfo | None) -> str:
 
 
 def _validity(code: int, certificate: CertificateInfo) -> str:
+    from datetime import UTC, datetime  # only to explain a refused certificate
+
     now = datetime.now(UTC)
     if code == 10:
         days = (now - certificate.not_after).days
