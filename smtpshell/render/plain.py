@@ -37,9 +37,11 @@ class Printer(Protocol):
 def make_printer(stream: IO[str], colour: bool) -> Printer:
     """Where a program's lines go: rich's console when they are coloured, else a
     :class:`PlainConsole`, which writes the same characters without importing rich."""
+    if not colour:
+        return PlainConsole(stream)
     from smtpshell.render.theme import make_console
 
-    return make_console(stream, colour=True) if colour else PlainConsole(stream)
+    return make_console(stream, colour=True)
 
 
 class PlainConsole:
