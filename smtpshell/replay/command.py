@@ -7,24 +7,22 @@ files and missing variables (found before anything is sent).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.core.arguments import add_connect_arguments, connect_options
-from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
 from smtpshell.protocol.inert import inert
-from smtpshell.replay.load import discover, load_all, variable_values
-from smtpshell.replay.runner import ReplayResult, replay, target
-from smtpshell.transcript import Transcript, argument_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from smtpshell.core.options import ConnectOptions
     from smtpshell.replay.junit import JunitReport
+    from smtpshell.replay.runner import ReplayResult
+    from smtpshell.transcript import Transcript
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,8 +53,13 @@ def _jobs(text: str) -> int:
 def run(
     args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
 ) -> int:
+    # Here, not at the top: `smtpshell replay --help` needs only the parser above.
+    import asyncio
+
     from smtpshell.render.theme import make_console
+    from smtpshell.replay.load import discover, load_all, variable_values
     from smtpshell.replay.report import summary_line
+    from smtpshell.replay.runner import target
 
     options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
@@ -87,6 +90,8 @@ def run(
 
 def _checked_address(address: str | None) -> str | None:
     """``--connect`` as given, if it can be used: one line now, not a traceback later."""
+    from smtpshell.transcript import argument_problem
+
     problem = argument_problem(address) if address is not None else None
     if problem is not None:
         raise UsageError(f"--connect: the address {problem}")
@@ -120,9 +125,12 @@ async def _replay_all(
     colour: bool,
     console: Console,
 ) -> list[ReplayResult]:
+    import asyncio
+
     from smtpshell.render.events import EventRenderer
     from smtpshell.render.theme import make_console
     from smtpshell.replay.report import print_result
+    from smtpshell.replay.runner import replay
 
     gate = asyncio.Semaphore(args.jobs)
 

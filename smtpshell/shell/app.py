@@ -36,8 +36,9 @@ from smtpshell.shell.registry import asks_for_help
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
-    from rich.console import Console, RenderableType
+    from rich.console import RenderableType
 
+    from smtpshell.render.plain import Printer
     from smtpshell.shell.registry import LocalCommand, Registry
 
 
@@ -64,10 +65,10 @@ class Shell:
 
     def __init__(
         self,
-        console: Console,
+        console: Printer,
         config: ShellConfig,
         interactive: bool = True,
-        err_console: Console | None = None,
+        err_console: Printer | None = None,
         registry: Registry | None = None,
     ) -> None:
         self.registry = registry if registry is not None else build_registry()
