@@ -37,7 +37,6 @@ from smtpshell.shell.registry import asks_for_help
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.application import Application
     from prompt_toolkit.formatted_text import FormattedText
     from rich.console import Console, RenderableType
 
@@ -278,7 +277,6 @@ class Shell:
             self._send_early,
         )
         self._output.around = lambda: above_prompt(prompt)
-        prompt.app.after_render += self._prompt_drawn
         with patch_stdout(raw=True):
             if initial is not None and not await self.connect(initial):
                 return 1
@@ -383,14 +381,10 @@ class Shell:
                 return None
             finally:
                 self._accepted_prompt = None
-                self._output.release()  # held since a line went out early
-
-    def _prompt_drawn(self, app: Application[str]) -> None:
-        """Once the accepted line is drawn as done, with the cursor below it, output
-        may go on: the rest of leaving the prompt (terminal modes) need not be waited
-        for."""
-        if app.is_done:
-            self._output.release()
+                # Held since a line went out early. Shown from the next await on:
+                # by then the terminal is back in raw mode for the wait (_guarded),
+                # so a Ctrl-C prompted by the reply arrives as a key.
+                self._output.release()
 
     def _send_early(self, text: str) -> None:
         """Enter accepted ``text``: when it is an SMTP command for the server, send it
@@ -466,8 +460,6 @@ class Shell:
             self._secret_prompt = False
             index += count
             if not finished:
-                assert self._echoes is not None
-                self._echoes.flush()  # what went out is on screen, replies or not
                 left = len(todo) - index + (1 if self._pasted.take_tail()[0] else 0)
                 if left:
                     self.info(f"the other {left} pasted line(s) were not sent")
@@ -566,6 +558,8 @@ class Shell:
             with terminal.raw_mode(), terminal.attach(keys_typed_while_waiting):
                 await task
         except asyncio.CancelledError:
+            if self._echoes is not None:
+                self._echoes.flush()  # the lines that went out, before what is owed
             self._interrupted()
             return False
         return True
