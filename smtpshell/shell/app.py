@@ -473,10 +473,10 @@ class Shell:
         except SmtpShellError as exc:
             self.error(str(exc))
 
-    def _pipeline_group(self, todo: list[tuple[str, bool, int | None]]) -> list[str]:
-        """What goes out as one group from the first line of ``todo`` on (as sent:
-        without a leading backslash): only when the server offers PIPELINING (RFC
-        2920), only SMTP commands sent as they are, none of them secret."""
+    def _pipeline_group(self, todo: list[tuple[str, bool, int | None]]) -> list[tuple[str, str]]:
+        """The lines that go out as one group from the first of ``todo`` on, each as
+        typed and as sent (without a leading backslash): only when the server offers
+        PIPELINING (RFC 2920), only SMTP commands sent as they are, none secret."""
         from smtpshell.shell.pipelining import group_size
 
         capabilities = self.session.capabilities
@@ -487,26 +487,26 @@ class Shell:
             sent = self._server_line(line) if start is None else None
             if sent is None:
                 break
-            sendable.append(sent)
-        return sendable[: group_size([verb_of(sent) for sent in sendable])]
+            sendable.append((line, sent))
+        return sendable[: group_size([verb_of(sent) for _, sent in sendable])]
 
-    async def _send_group(self, group: list[str]) -> None:
+    async def _send_group(self, group: list[tuple[str, str]]) -> None:
         """Send the lines of a group at once, then wait for each reply in order; each
         line after the first is shown under the reply to the one before it."""
         session, echoes = self.session, self._echoes
         assert echoes is not None
         owed_before = len(session.awaiting)
         replies: list[tuple[str, asyncio.Future[Reply]]] = []
-        for line in group:
+        for _, sent in group:
             try:
-                replies.append((verb_of(line), session.send_nowait(line)))
+                replies.append((verb_of(sent), session.send_nowait(sent)))
             except SmtpShellError as exc:
                 self.error(str(exc))
                 break
-            self._auth_answers_next = verb_of(line) == "AUTH"
+            self._auth_answers_next = verb_of(sent) == "AUTH"
         echoes.expect(
             owed_before,
-            [partial(self._show_pasted, line, None) for line in group[1 : len(replies)]],
+            [partial(self._show_pasted, line, None) for line, _ in group[1 : len(replies)]],
         )
         for verb, reply in replies:
             try:
@@ -591,7 +591,9 @@ class Shell:
             elif session.auth_pending:
                 await self._answer(line)
             elif self._secret_prompt:
-                raise UsageError("the AUTH exchange ended while you typed: that line was not sent")
+                raise UsageError(
+                    "the AUTH exchange ended while you typed: that line was not sent"
+                )
             elif line.strip():
                 await self._command(line)
         except SmtpShellError as exc:
@@ -655,3 +657,4 @@ class Shell:
             )
         self._auth_answers_next = verb == "AUTH"
         await self.session.send(line)
+
