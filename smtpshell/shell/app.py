@@ -36,6 +36,8 @@ from smtpshell.shell.recording import Recording
 from smtpshell.shell.registry import asks_for_help
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from prompt_toolkit import PromptSession
     from prompt_toolkit.formatted_text import FormattedText
     from rich.console import Console, RenderableType
@@ -482,13 +484,16 @@ class Shell:
         capabilities = self.session.capabilities
         if capabilities is None or not capabilities.has("PIPELINING"):
             return []
-        sendable = []
-        for line, _, start in todo:
-            sent = self._server_line(line) if start is None else None
-            if sent is None:
-                break
-            sendable.append((line, sent))
-        return sendable[: group_size([verb_of(sent) for _, sent in sendable])]
+        sendable: list[tuple[str, str]] = []
+
+        def verbs() -> Iterator[str | None]:  # computed only up to the group's end
+            for line, _, start in todo:
+                sent = self._server_line(line) if start is None else None
+                if sent is not None:
+                    sendable.append((line, sent))
+                yield None if sent is None else verb_of(sent)
+
+        return sendable[: group_size(verbs())]
 
     async def _send_group(self, group: list[tuple[str, str]]) -> None:
         """Send the lines of a group at once, then wait for each reply in order; each

@@ -10,17 +10,18 @@ shown when the reply before it has been, so replies stay under their lines.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 # The commands after which more may be sent before their reply (RFC 2920 3.1).
 MAY_CONTINUE = frozenset({"MAIL", "RCPT", "RSET"})
 
 
-def group_size(verbs: Sequence[str | None]) -> int:
+def group_size(verbs: Iterable[str | None]) -> int:
     """How many of the lines go out as one group: the leading MAIL, RCPT and RSET,
     and the command after them as the last. ``None`` stands for a line that is not
     a command sendable as it is (a local command, a secret, message text): it is
-    never in a group. Less than 2 means no group."""
+    never in a group. Less than 2 means no group. ``verbs`` is read no further
+    than the group's end."""
     size = 0
     for verb in verbs:
         if verb is None:
