@@ -76,21 +76,24 @@ def test_a_tab_is_expanded_to_rich_tab_stops_counting_wide_characters() -> None:
     assert _plain_text(result) == _rich_text(result)
 
 
-def test_replay_without_colour_or_verbose_output_does_not_load_rich(tmp_path: Path) -> None:
-    """Structural: rich is loaded only where it adds something (colour, -v)."""
+def test_a_plain_replay_of_code_only_transcripts_loads_neither_rich_nor_re2(
+    tmp_path: Path,
+) -> None:
+    """Structural: rich is loaded only where it adds something (colour, -v), RE2 with
+    the first reply pattern; a replay of many short transcripts pays for neither."""
     transcript = tmp_path / "missing-server.smtp"
     transcript.write_text("> telnet 127.0.0.1 9\n220\n> QUIT\n221\n", encoding="utf-8")
     probe = (
         "import sys\n"
         "from smtpshell.cli.main import main\n"
         "status = main(['replay', sys.argv[1], '--timeout', '5'])\n"
-        "print('rich loaded' if any(m.split('.')[0] == 'rich' for m in sys.modules) "
-        "else 'rich not loaded', status)\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'rich', 're2'})\n"
+        "print('loaded:', *loaded, 'status:', status)\n"
     )
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     done = subprocess.run(
         [sys.executable, "-c", probe, str(transcript)],
         capture_output=True, text=True, env=environment, timeout=60, check=False,
     )  # fmt: skip
-    assert done.stdout.splitlines()[-1] == "rich not loaded 1", done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "loaded: status: 1", done.stdout + done.stderr
     assert "FAIL " in done.stdout
