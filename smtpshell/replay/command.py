@@ -153,6 +153,7 @@ class _Output:
             self.console.print(text)
         else:
             self.out.write(text + "\n")
+            self.out.flush()
 
 
 async def _replay_all(
