@@ -18,6 +18,7 @@ from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
 from smtpshell.protocol.inert import inert
 from smtpshell.replay.load import discover, load_all, variable_values
+from smtpshell.replay.report import print_result, summary_line, write_result
 from smtpshell.replay.runner import ReplayResult, replay, target
 from smtpshell.transcript import Transcript, argument_problem
 
@@ -56,8 +57,6 @@ def _jobs(text: str) -> int:
 def run(
     args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
 ) -> int:
-    from smtpshell.replay.report import summary_line
-
     options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
     transcripts, problems = load_all(discover(args.paths), values)
@@ -139,8 +138,6 @@ class _Output:
         return EventRenderer(make_console(buffer, colour=self.colour), echo_user=True), buffer
 
     def result(self, result: ReplayResult, conversation: io.StringIO | None) -> None:
-        from smtpshell.replay.report import print_result, write_result
-
         if conversation is not None:
             self.out.write(conversation.getvalue())
         if self.console is not None:
@@ -159,6 +156,10 @@ class _Output:
 async def _replay_all(
     transcripts: list[Transcript], options: ConnectOptions, jobs: int, output: _Output
 ) -> list[ReplayResult]:
+    # --jobs is concurrency on one event loop, not processes: a replay waits on the
+    # server far more than it computes. Against a local Postfix on two cores the loop
+    # is busy a quarter of the time at any --jobs, since the server's own processes
+    # take the cores; another interpreter per job would only compete with them.
     gate = asyncio.Semaphore(jobs)
 
     async def one(transcript: Transcript) -> ReplayResult:
