@@ -131,6 +131,18 @@ class Session:
         return self._state.awaiting
 
     @property
+    def unsent_bytes(self) -> int:
+        """What was written and is not yet with the operating system: flow control
+        (:meth:`drain`) keeps it bounded however much is sent."""
+        return self._stream.buffered if self._stream is not None else 0
+
+    async def drain(self) -> None:
+        """Wait until the connection takes more (the transport's buffer is under its
+        high-water mark); returns at once when it does, or when there is none."""
+        if self._stream is not None:
+            await self._stream.drain()
+
+    @property
     def on_loopback(self) -> bool:
         """Whether the connection stays on this machine: its peer is a loopback address."""
         transport = self._stream.transport if self._stream is not None else None
@@ -392,7 +404,7 @@ class Session:
             # RFC 3207 4: after STARTTLS the client sends nothing until TLS is up;
             # a byte now would go out in plain text after TLS was asked for.
             raise TlsError("STARTTLS is under way: nothing is sent until TLS is up")
-        stream.transport.write(data)
+        stream.write(data)
 
     async def close(self, reason: str = "connection closed") -> None:
         """Close from our side (no QUIT: that is for the user or the sender to send).
@@ -404,8 +416,7 @@ class Session:
         stream = self._stream
         if stream is not None:
             self._finish(ConnectionClosed(reason), reason, by_peer=False)
-            if stream.transport is not None:
-                stream.transport.close()
+            stream.close()
         await self._release()
 
     async def _release(self) -> None:

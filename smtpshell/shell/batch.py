@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, TextIO
 
-from smtpshell.errors import CommandRejected, UsageError
-from smtpshell.protocol.commands import check_data_line
+from smtpshell.core.events import Closed, Connected, Event, Received, Sent
+from smtpshell.errors import CommandRejected, SmtpShellError, UsageError
+from smtpshell.protocol.commands import check_data_line, verb_of
 from smtpshell.protocol.dotstuff import MAX_TEXT_LINE_OCTETS
 from smtpshell.protocol.inert import inert
 from smtpshell.protocol.state import AUTH_RESPONSE, END_DATA, GREETING
 
 if TYPE_CHECKING:
-    from smtpshell.core.events import Received
+    from smtpshell.core.events import Listener
+    from smtpshell.core.session import Session
+    from smtpshell.protocol.reply import Reply
     from smtpshell.shell.registry import Registry
 
 # What one read asks for: a pipe holds 64 KiB, so this is one system call per pipeful.
@@ -90,6 +94,99 @@ def local_echo(registry: Registry, line: str) -> str | None:
     start = registry.secret_start(line)
     shown = line if start is None else f"{line[:start]}********"
     return f"> {inert(shown)}"
+
+
+class GroupRole(enum.Enum):
+    """What a line is to a pipelined command group (RFC 2920 3.1)."""
+
+    NONE = enum.auto()  # not in a group: what is owed is waited for before it
+    MEMBER = enum.auto()  # sent without waiting for its reply
+    LAST = enum.auto()  # sent, then every reply owed is waited for
+
+
+# RFC 2920 3.1: RSET, MAIL and RCPT may appear anywhere in a group; EHLO, DATA and
+# QUIT (and, by RFC 3207 and RFC 4954, STARTTLS and AUTH) only last. Any other
+# command (NOOP, VRFY, an unknown verb) waits for the replies owed before it goes.
+_GROUP_MEMBERS = frozenset({"MAIL", "RCPT", "RSET"})
+_GROUP_ENDS = frozenset({"HELO", "EHLO", "LHLO", "DATA", "QUIT", "STARTTLS", "AUTH"})
+
+
+def group_role(session: Session, registry: Registry, line: str) -> GroupRole:
+    """Where ``line`` of a piped session goes in a pipelined group: only when the
+    server advertised PIPELINING and the line is an SMTP command to send (not a
+    local command, not message text, not an answer to a 334)."""
+    capabilities = session.capabilities
+    if (
+        capabilities is None
+        or not capabilities.has("PIPELINING")
+        or session.in_data
+        or session.auth_pending
+        or registry.match(line) is not None
+    ):
+        return GroupRole.NONE
+    verb = verb_of(line.removeprefix("\\"))
+    if verb in _GROUP_MEMBERS:
+        return GroupRole.MEMBER
+    return GroupRole.LAST if verb in _GROUP_ENDS else GroupRole.NONE
+
+
+class Pipeline:
+    """Commands sent in a pipelined group whose replies have not been waited for."""
+
+    def __init__(self) -> None:
+        self._owed: list[tuple[str, asyncio.Future[Reply]]] = []
+
+    def add(self, verb: str, future: asyncio.Future[Reply]) -> None:
+        self._owed.append((verb, future))
+
+    async def settle(self, session: Session, report: Callable[[str], None]) -> None:
+        """Wait for every reply owed (each bounded by the session's time-out);
+        ``report`` hears why one never came (a closed connection, a time-out)."""
+        owed, self._owed = self._owed, []
+        reported = set()
+        for verb, future in owed:
+            try:
+                await session.wait_reply(future, verb)
+            except SmtpShellError as exc:
+                if str(exc) not in reported:  # one cause fails all that was owed
+                    reported.add(str(exc))
+                    report(str(exc))
+
+
+class CommandsAboveReplies:
+    """Passes a session's events on with each command just above its reply.
+
+    A pipelined group (RFC 2920) goes out at once and its replies come back
+    together; shown in that order, the reader would have to pair them up. So a
+    command's Sent event is held while the reply to an earlier command is still to
+    come, and passed on right after that reply. Replies keep their order (RFC 2920
+    3.1), and every other event passes at once. A recorder listens apart and keeps
+    the order of the wire, which a transcript writes as a pipelined group.
+    """
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._held: deque[Sent] = deque()
+        self._reply_owed = False  # the last command passed on awaits its reply
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Sent) and not event.in_data:
+            if self._reply_owed:
+                self._held.append(event)
+                return
+            self._reply_owed = True
+        elif isinstance(event, Received) and event.answers is not None:
+            self._listener(event)
+            self._reply_owed = bool(self._held)
+            if self._held:
+                self._listener(self._held.popleft())
+            return
+        elif isinstance(event, (Closed, Connected)):
+            # No reply will come for what is held: it was sent all the same.
+            while self._held:
+                self._listener(self._held.popleft())
+            self._reply_owed = False
+        self._listener(event)
 
 
 class PipedInput:
