@@ -117,7 +117,8 @@ def group_role(session: Session, registry: Registry, line: str) -> GroupRole:
     local command, not message text, not an answer to a 334)."""
     capabilities = session.capabilities
     if (
-        capabilities is None
+        capabilities is None  # what was learned stays readable after a close
+        or not session.connected
         or not capabilities.has("PIPELINING")
         or session.in_data
         or session.auth_pending
