@@ -453,6 +453,8 @@ class Session:
         self._replies.clear()
 
     async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
+        if future.done() and not future.cancelled():
+            return future.result()  # a pipelined reply already in: no timer, no shield
         # The time-out bounds the whole reply (a server dripping one byte a second
         # would never trip a per-read time-out); shield keeps the reply correlated
         # if the caller is cancelled (Ctrl-C in the shell). Not wait_for: on 3.11 it

@@ -28,8 +28,12 @@ if TYPE_CHECKING:
     from smtpshell.protocol.reply import Reply
     from smtpshell.shell.registry import Registry
 
-# What one read asks for: a pipe holds 64 KiB, so this is one system call per pipeful.
-CHUNK = 1 << 16
+# What one read asks for: a pipe gives what it holds (64 KiB by default), a file up
+# to this much, so that a large message costs few hops to the reading thread.
+CHUNK = 1 << 20
+# The most message text handed to the session at once (unless one line is longer):
+# what flow control lets go beyond the transport's high-water mark.
+BLOCK = 1 << 16
 
 
 class ReplyStatus(enum.IntEnum):
@@ -273,9 +277,7 @@ class PipedInput:
         self.in_message = True
         scanned = 0  # how much after the read position holds no LF
         while True:
-            # The end of the whole lines: searched only in what came since, so that
-            # a line longer than a read is not scanned again at every read.
-            complete = self._data.rfind(b"\n", self._start + scanned) + 1
+            complete = self._lines_end(scanned)
             if complete > self._start:
                 stop = self._end_of_message(complete)
                 block = bytes(self._data[self._start : complete if stop < 0 else stop])
@@ -288,6 +290,8 @@ class PipedInput:
                 if stop >= 0:
                     self._take_line(self._data.find(b"\n", stop))
                     break
+                scanned = 0
+                continue  # more whole lines may be in what was read
             scanned = len(self._data) - self._start
             if not await self._fill():
                 if bytes(self._data[self._start :]) not in (b".", b".\r"):
@@ -296,6 +300,21 @@ class PipedInput:
                 break
         self.in_message = False
         long_lines.report()
+
+    def _lines_end(self, scanned: int) -> int:
+        """Where the whole lines to take next end: as many as fit in BLOCK, or one
+        longer line; the read position when no line is complete. ``scanned`` bytes
+        after the read position are known to hold no LF: a line longer than a read
+        is not searched again at every read."""
+        data, start = self._data, self._start
+        search_from = start + scanned
+        if scanned < BLOCK < len(data) - start:
+            end = data.rfind(b"\n", search_from, start + BLOCK) + 1
+            if end:
+                return end
+            end = data.find(b"\n", start + BLOCK) + 1  # one line longer than a block
+            return end or start
+        return data.rfind(b"\n", search_from) + 1 or start
 
     def _end_of_message(self, end: int) -> int:
         """Where the line "." starts before ``end``, or -1."""
@@ -352,7 +371,9 @@ class _LongLines:
         self._first = ""
 
     def scan(self, block: bytes, before: int) -> None:
-        if len(block) <= MAX_TEXT_LINE_OCTETS:
+        # The common case, no line too long, found in C: 999 octets may still be a
+        # line of 998 and its CR.
+        if max(map(len, block.split(b"\n"))) <= MAX_TEXT_LINE_OCTETS:
             return
         for number, line in enumerate(block.split(b"\n"), before + 1):
             octets = len(line.removesuffix(b"\r"))
