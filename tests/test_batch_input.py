@@ -46,3 +46,13 @@ def test_message_text_comes_in_bounded_blocks_of_whole_lines(
     for block in blocks:
         assert block.endswith(b"\n")
         assert len(block) <= BLOCK or block.count(b"\n") == 1, len(block)
+
+
+@pytest.mark.parametrize("end", [b".\n", b".\r\n"])
+def test_the_end_is_found_after_lines_that_start_with_a_dot(tmp_path: Path, end: bytes) -> None:
+    text = b"..two dots\n.one\n.\t\n. \nx.\n"
+    script = tmp_path / "script.txt"
+    script.write_bytes(b"DATA\n" + text + end + b"QUIT\n")
+    blocks, rest = _blocks(script)
+    assert b"".join(blocks) == text
+    assert rest == [b"QUIT"]

@@ -319,11 +319,15 @@ class PipedInput:
     def _end_of_message(self, end: int) -> int:
         """Where the line "." starts before ``end``, or -1."""
         data, start = self._data, self._start
-        if data.startswith(b".\n", start) or data.startswith(b".\r\n", start):
-            return start
-        found = [at + 1 for at in (data.find(b"\n.\n", start, end),
-                                   data.find(b"\n.\r\n", start, end)) if at >= 0]  # fmt: skip
-        return min(found, default=-1)
+        at = start - 1  # as if an LF came just before the read position
+        while True:
+            line = at + 1
+            if data.startswith(b".\n", line) or data.startswith(b".\r\n", line):
+                return line
+            # One scan for any line that starts with a dot: few do.
+            at = data.find(b"\n.", line, end)
+            if at < 0:
+                return -1
 
     async def body_lines(self) -> AsyncGenerator[bytes, None]:
         """Message text up to the line "." (taken, not yielded), a line at a time,
@@ -353,7 +357,7 @@ def _unfinished() -> UsageError:
 def _check_block(block: bytes, before: int) -> None:
     """Refuse a block holding a NUL, or a CR that does not end its line: on a lax
     server either could end the message early (SMTP smuggling, CVE-2023-51764)."""
-    if b"\x00" not in block and block.count(b"\r") == block.count(b"\r\n"):
+    if b"\x00" not in block and (b"\r" not in block or block.count(b"\r") == block.count(b"\r\n")):
         return
     for number, line in enumerate(block.split(b"\n"), before + 1):
         try:
