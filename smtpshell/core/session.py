@@ -442,8 +442,6 @@ class Session:
 
     def _expect(self, verb: str) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        # Nobody may await a future failed by a disconnect: mark it retrieved.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._state.sent(verb)
         self._replies.append(future)
         return future
@@ -622,6 +620,9 @@ class _Owner:
 def _settle(future: asyncio.Future[Reply], error: SmtpShellError) -> None:
     if not future.done():
         future.set_exception(error)
+        # Nobody may await a future failed by a disconnect: mark it retrieved here,
+        # rather than with a callback on every future (one more turn per reply).
+        future.exception()
 
 
 async def _aiter(chunks: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:
