@@ -131,6 +131,18 @@ class Session:
         return self._state.awaiting
 
     @property
+    def unsent_bytes(self) -> int:
+        """What was written and is not yet with the operating system: flow control
+        (:meth:`drain`) keeps it bounded however much is sent."""
+        return self._stream.buffered if self._stream is not None else 0
+
+    async def drain(self) -> None:
+        """Wait until the connection takes more (the transport's buffer is under its
+        high-water mark); returns at once when it does, or when there is none."""
+        if self._stream is not None:
+            await self._stream.drain()
+
+    @property
     def on_loopback(self) -> bool:
         """Whether the connection stays on this machine: its peer is a loopback address."""
         transport = self._stream.transport if self._stream is not None else None
@@ -392,7 +404,7 @@ class Session:
             # RFC 3207 4: after STARTTLS the client sends nothing until TLS is up;
             # a byte now would go out in plain text after TLS was asked for.
             raise TlsError("STARTTLS is under way: nothing is sent until TLS is up")
-        stream.transport.write(data)
+        stream.write(data)
 
     async def close(self, reason: str = "connection closed") -> None:
         """Close from our side (no QUIT: that is for the user or the sender to send).
@@ -404,8 +416,7 @@ class Session:
         stream = self._stream
         if stream is not None:
             self._finish(ConnectionClosed(reason), reason, by_peer=False)
-            if stream.transport is not None:
-                stream.transport.close()
+            stream.close()
         await self._release()
 
     async def _release(self) -> None:
@@ -431,8 +442,6 @@ class Session:
 
     def _expect(self, verb: str) -> asyncio.Future[Reply]:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        # Nobody may await a future failed by a disconnect: mark it retrieved.
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._state.sent(verb)
         self._replies.append(future)
         return future
@@ -442,6 +451,8 @@ class Session:
         self._replies.clear()
 
     async def _wait(self, future: asyncio.Future[Reply], what: str, hint: str = "") -> Reply:
+        if future.done() and not future.cancelled():
+            return future.result()  # a pipelined reply already in: no timer, no shield
         # The time-out bounds the whole reply (a server dripping one byte a second
         # would never trip a per-read time-out); shield keeps the reply correlated
         # if the caller is cancelled (Ctrl-C in the shell). Not wait_for: on 3.11 it
@@ -609,6 +620,9 @@ class _Owner:
 def _settle(future: asyncio.Future[Reply], error: SmtpShellError) -> None:
     if not future.done():
         future.set_exception(error)
+        # Nobody may await a future failed by a disconnect: mark it retrieved here,
+        # rather than with a callback on every future (one more turn per reply).
+        future.exception()
 
 
 async def _aiter(chunks: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterable[bytes]:

@@ -48,7 +48,8 @@ class DataEncoder:
             data = data[:-1]
         if not data:
             return b""
-        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\r" in data:  # text with LF endings (most piped input) is scanned once less
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if self._line_start and data.startswith(b"."):
             data = b"." + data
         data = data.replace(b"\n.", b"\n..")

@@ -27,7 +27,15 @@ from smtpshell.protocol.commands import SMTP_VERBS, is_utf8, verb_of
 from smtpshell.protocol.inert import inert
 from smtpshell.render.events import EventRenderer
 from smtpshell.render.tables import help_entry
-from smtpshell.shell.batch import PipedInput, ScriptStatus, local_echo
+from smtpshell.shell.batch import (
+    CommandsAboveReplies,
+    GroupRole,
+    PipedInput,
+    Pipeline,
+    ScriptStatus,
+    group_role,
+    local_echo,
+)
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.commands.connection import meaning_offline
 from smtpshell.shell.output import OutputQueue
@@ -291,9 +299,18 @@ class Shell:
         return 0
 
     async def _run_batch(self, initial: ConnectOptions | None, stdin: TextIO) -> int:
-        """Lines from a pipe, as if typed; the exit status says what went wrong first."""
+        """Lines from a pipe, as if typed; the exit status says what went wrong first.
+
+        When the server offers PIPELINING (RFC 2920), MAIL, RCPT and RSET go out
+        without waiting for their replies, up to the DATA (or other command) that
+        ends the group: one round trip instead of one per command.
+        """
         source = PipedInput(stdin)
         self._stdin = source  # what `ask` reads comes from the same buffer
+        # Each command shown above its reply, though a group's replies come together.
+        self.session.unsubscribe(self._on_event)
+        self.session.subscribe(CommandsAboveReplies(self._on_event))
+        pipeline = Pipeline()
         if initial is not None and not await self.connect(initial):
             return 1
         while not self.done and (raw := await source.line()) is not None:
@@ -301,19 +318,36 @@ class Shell:
             if not is_utf8(line):
                 # A command is ASCII or UTF-8 (RFC 5321 2.4, RFC 6531); a message
                 # body may be 8-bit (RFC 6152), and is read apart, as bytes.
+                await pipeline.settle(self.session, self.error)
                 self.error(f"line {source.number}: not UTF-8 text, not sent")
                 continue
-            await self._piped_line(line, source)
+            await self._piped_line(line, source, pipeline)
+        await pipeline.settle(self.session, self.error)
         return self.exit_status
 
-    async def _piped_line(self, line: str, source: PipedInput) -> None:
+    async def _piped_line(self, line: str, source: PipedInput, pipeline: Pipeline) -> None:
         """One command line of a piped session, and the message text after a DATA."""
         session = self.session
+        role = group_role(session, self.registry, line)
+        if role is GroupRole.MEMBER:
+            command = line.removeprefix("\\")
+            self._auth_answers_next = False
+            try:
+                pipeline.add(verb_of(command), session.send_nowait(command))
+            except SmtpShellError as exc:
+                await pipeline.settle(session, self.error)
+                self.error(str(exc))
+            return
+        if role is GroupRole.NONE:
+            await pipeline.settle(session, self.error)
         is_data = not session.auth_pending and verb_of(line.removeprefix("\\")) == "DATA"
         if not session.auth_pending and (echo := local_echo(self.registry, line)):
             # Echoed like the SMTP lines, so the output reads as the conversation.
             self._output.put(lambda: self.console.print(echo, style="client"))
         await self.handle(line)
+        # The last command of a group is answered after the others (RFC 2920 3.1):
+        # their replies are in, unless the connection failed before they came.
+        await pipeline.settle(session, self.error)
         if session.in_data:
             await self._piped_message(source)
         elif is_data:
@@ -355,6 +389,9 @@ class Shell:
                 self.session.send_data_line(raw.decode("utf-8", "surrogateescape"))
             except CommandRejected as exc:
                 raise CommandRejected(f"line {source.number}: {exc}") from None
+            # Flow control: input read faster than the server takes it waits here
+            # instead of piling up in memory.
+            await self.session.drain()
         await self.session.end_data()
 
     def _typing_secret(self) -> bool:
@@ -597,9 +634,7 @@ class Shell:
             elif session.auth_pending:
                 await self._answer(line)
             elif self._secret_prompt:
-                raise UsageError(
-                    "the AUTH exchange ended while you typed: that line was not sent"
-                )
+                raise UsageError("the AUTH exchange ended while you typed: that line was not sent")
             elif line.strip():
                 await self._command(line)
         except SmtpShellError as exc:
@@ -663,4 +698,3 @@ class Shell:
             )
         self._auth_answers_next = verb == "AUTH"
         await self.session.send(line)
-

@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, TextIO
 
-from smtpshell.errors import CommandRejected, UsageError
-from smtpshell.protocol.commands import check_data_line
+from smtpshell.core.events import Closed, Connected, Event, Received, Sent
+from smtpshell.errors import CommandRejected, SmtpShellError, UsageError
+from smtpshell.protocol.commands import check_data_line, verb_of
 from smtpshell.protocol.dotstuff import MAX_TEXT_LINE_OCTETS
 from smtpshell.protocol.inert import inert
 from smtpshell.protocol.state import AUTH_RESPONSE, END_DATA, GREETING
 
 if TYPE_CHECKING:
-    from smtpshell.core.events import Received
+    from smtpshell.core.events import Listener
+    from smtpshell.core.session import Session
+    from smtpshell.protocol.reply import Reply
     from smtpshell.shell.registry import Registry
 
-# What one read asks for: a pipe holds 64 KiB, so this is one system call per pipeful.
-CHUNK = 1 << 16
+# What one read asks for: a pipe gives what it holds (64 KiB by default), a file up
+# to this much, so that a large message costs few hops to the reading thread.
+CHUNK = 1 << 20
+# The most message text handed to the session at once (unless one line is longer):
+# what flow control lets go beyond the transport's high-water mark.
+BLOCK = 1 << 16
 
 
 class ReplyStatus(enum.IntEnum):
@@ -90,6 +98,100 @@ def local_echo(registry: Registry, line: str) -> str | None:
     start = registry.secret_start(line)
     shown = line if start is None else f"{line[:start]}********"
     return f"> {inert(shown)}"
+
+
+class GroupRole(enum.Enum):
+    """What a line is to a pipelined command group (RFC 2920 3.1)."""
+
+    NONE = enum.auto()  # not in a group: what is owed is waited for before it
+    MEMBER = enum.auto()  # sent without waiting for its reply
+    LAST = enum.auto()  # sent, then every reply owed is waited for
+
+
+# RFC 2920 3.1: RSET, MAIL and RCPT may appear anywhere in a group; EHLO, DATA and
+# QUIT (and, by RFC 3207 and RFC 4954, STARTTLS and AUTH) only last. Any other
+# command (NOOP, VRFY, an unknown verb) waits for the replies owed before it goes.
+_GROUP_MEMBERS = frozenset({"MAIL", "RCPT", "RSET"})
+_GROUP_ENDS = frozenset({"HELO", "EHLO", "LHLO", "DATA", "QUIT", "STARTTLS", "AUTH"})
+
+
+def group_role(session: Session, registry: Registry, line: str) -> GroupRole:
+    """Where ``line`` of a piped session goes in a pipelined group: only when the
+    server advertised PIPELINING and the line is an SMTP command to send (not a
+    local command, not message text, not an answer to a 334)."""
+    capabilities = session.capabilities
+    if (
+        capabilities is None  # what was learned stays readable after a close
+        or not session.connected
+        or not capabilities.has("PIPELINING")
+        or session.in_data
+        or session.auth_pending
+        or registry.match(line) is not None
+    ):
+        return GroupRole.NONE
+    verb = verb_of(line.removeprefix("\\"))
+    if verb in _GROUP_MEMBERS:
+        return GroupRole.MEMBER
+    return GroupRole.LAST if verb in _GROUP_ENDS else GroupRole.NONE
+
+
+class Pipeline:
+    """Commands sent in a pipelined group whose replies have not been waited for."""
+
+    def __init__(self) -> None:
+        self._owed: list[tuple[str, asyncio.Future[Reply]]] = []
+
+    def add(self, verb: str, future: asyncio.Future[Reply]) -> None:
+        self._owed.append((verb, future))
+
+    async def settle(self, session: Session, report: Callable[[str], None]) -> None:
+        """Wait for every reply owed (each bounded by the session's time-out);
+        ``report`` hears why one never came (a closed connection, a time-out)."""
+        owed, self._owed = self._owed, []
+        reported = set()
+        for verb, future in owed:
+            try:
+                await session.wait_reply(future, verb)
+            except SmtpShellError as exc:
+                if str(exc) not in reported:  # one cause fails all that was owed
+                    reported.add(str(exc))
+                    report(str(exc))
+
+
+class CommandsAboveReplies:
+    """Passes a session's events on with each command just above its reply.
+
+    A pipelined group (RFC 2920) goes out at once and its replies come back
+    together; shown in that order, the reader would have to pair them up. So a
+    command's Sent event is held while the reply to an earlier command is still to
+    come, and passed on right after that reply. Replies keep their order (RFC 2920
+    3.1), and every other event passes at once. A recorder listens apart and keeps
+    the order of the wire, which a transcript writes as a pipelined group.
+    """
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._held: deque[Sent] = deque()
+        self._reply_owed = False  # the last command passed on awaits its reply
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Sent) and not event.in_data:
+            if self._reply_owed:
+                self._held.append(event)
+                return
+            self._reply_owed = True
+        elif isinstance(event, Received) and event.answers is not None:
+            self._listener(event)
+            self._reply_owed = bool(self._held)
+            if self._held:
+                self._listener(self._held.popleft())
+            return
+        elif isinstance(event, (Closed, Connected)):
+            # No reply will come for what is held: it was sent all the same.
+            while self._held:
+                self._listener(self._held.popleft())
+            self._reply_owed = False
+        self._listener(event)
 
 
 class PipedInput:
@@ -175,9 +277,7 @@ class PipedInput:
         self.in_message = True
         scanned = 0  # how much after the read position holds no LF
         while True:
-            # The end of the whole lines: searched only in what came since, so that
-            # a line longer than a read is not scanned again at every read.
-            complete = self._data.rfind(b"\n", self._start + scanned) + 1
+            complete = self._lines_end(scanned)
             if complete > self._start:
                 stop = self._end_of_message(complete)
                 block = bytes(self._data[self._start : complete if stop < 0 else stop])
@@ -190,6 +290,8 @@ class PipedInput:
                 if stop >= 0:
                     self._take_line(self._data.find(b"\n", stop))
                     break
+                scanned = 0
+                continue  # more whole lines may be in what was read
             scanned = len(self._data) - self._start
             if not await self._fill():
                 if bytes(self._data[self._start :]) not in (b".", b".\r"):
@@ -199,14 +301,33 @@ class PipedInput:
         self.in_message = False
         long_lines.report()
 
+    def _lines_end(self, scanned: int) -> int:
+        """Where the whole lines to take next end: as many as fit in BLOCK, or one
+        longer line; the read position when no line is complete. ``scanned`` bytes
+        after the read position are known to hold no LF: a line longer than a read
+        is not searched again at every read."""
+        data, start = self._data, self._start
+        search_from = start + scanned
+        if scanned < BLOCK < len(data) - start:
+            end = data.rfind(b"\n", search_from, start + BLOCK) + 1
+            if end:
+                return end
+            end = data.find(b"\n", start + BLOCK) + 1  # one line longer than a block
+            return end or start
+        return data.rfind(b"\n", search_from) + 1 or start
+
     def _end_of_message(self, end: int) -> int:
         """Where the line "." starts before ``end``, or -1."""
         data, start = self._data, self._start
-        if data.startswith(b".\n", start) or data.startswith(b".\r\n", start):
-            return start
-        found = [at + 1 for at in (data.find(b"\n.\n", start, end),
-                                   data.find(b"\n.\r\n", start, end)) if at >= 0]  # fmt: skip
-        return min(found, default=-1)
+        at = start - 1  # as if an LF came just before the read position
+        while True:
+            line = at + 1
+            if data.startswith(b".\n", line) or data.startswith(b".\r\n", line):
+                return line
+            # One scan for any line that starts with a dot: few do.
+            at = data.find(b"\n.", line, end)
+            if at < 0:
+                return -1
 
     async def body_lines(self) -> AsyncGenerator[bytes, None]:
         """Message text up to the line "." (taken, not yielded), a line at a time,
@@ -236,7 +357,7 @@ def _unfinished() -> UsageError:
 def _check_block(block: bytes, before: int) -> None:
     """Refuse a block holding a NUL, or a CR that does not end its line: on a lax
     server either could end the message early (SMTP smuggling, CVE-2023-51764)."""
-    if b"\x00" not in block and block.count(b"\r") == block.count(b"\r\n"):
+    if b"\x00" not in block and (b"\r" not in block or block.count(b"\r") == block.count(b"\r\n")):
         return
     for number, line in enumerate(block.split(b"\n"), before + 1):
         try:
@@ -254,7 +375,9 @@ class _LongLines:
         self._first = ""
 
     def scan(self, block: bytes, before: int) -> None:
-        if len(block) <= MAX_TEXT_LINE_OCTETS:
+        # The common case, no line too long, found in C: 999 octets may still be a
+        # line of 998 and its CR.
+        if max(map(len, block.split(b"\n"))) <= MAX_TEXT_LINE_OCTETS:
             return
         for number, line in enumerate(block.split(b"\n"), before + 1):
             octets = len(line.removesuffix(b"\r"))
