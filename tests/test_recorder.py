@@ -98,3 +98,34 @@ def test_the_writer_hands_out_each_line_once() -> None:
     writer.server("221 bye")
     assert writer.take() == "# spaces kept\n> quit  \n221 bye\n"
     assert writer.text() == "# first\n# second\n# spaces kept\n> quit  \n221 bye\n"
+
+
+def test_a_command_sent_while_replies_are_owed_is_recorded_in_its_group(
+    tmp_path: Path,
+) -> None:
+    # Pipelining: DATA went out after MAIL's reply came but before RCPT's. In a
+    # transcript a group's commands come first, then its replies in order.
+    path = tmp_path / "t.smtp"
+    with path.open("w", encoding="utf-8") as stream:
+        recorder = TranscriptRecorder(stream)
+        events = [
+            Connected(Endpoint("127.0.0.1", 25), TlsMode.PLAIN, "127.0.0.1:25", None),
+            Received(Reply(220, ("hi",)), "GREETING"),
+            Sent("MAIL FROM:<a@example.com>"),
+            Sent("RCPT TO:<b@example.com>"),
+            Received(Reply(250, ("2.1.0 Ok",)), "MAIL"),
+            Sent("DATA"),
+            Received(Reply(250, ("2.1.5 Ok",)), "RCPT"),
+            Received(Reply(354, ("go on",)), "DATA"),
+            Sent("hello", in_data=True),
+            Sent(".", end_of_data=True),
+            Received(Reply(250, ("queued",)), "."),
+            Closed("connection closed", by_peer=True),
+        ]
+        for event in events:
+            recorder(event)
+        recorder.close()
+    text = path.read_text(encoding="utf-8")
+    assert "> DATA\n250 2.1.0 Ok\n250 2.1.5 Ok\n354 go on\n" in text
+    assert "> RCPT TO:<b@example.com>\n> DATA\n" in text
+    parse_transcript(text, str(path))  # the format's own reader takes it

@@ -23,6 +23,7 @@ from smtpshell.core.events import Closed, Connected, Event, Notice, Received, Se
 from smtpshell.protocol.auth import decode_challenge
 from smtpshell.protocol.endpoint import Endpoint, TlsMode
 from smtpshell.protocol.inert import inert
+from smtpshell.protocol.reply import Reply
 from smtpshell.transcript import ConnectDirective, TranscriptWriter
 
 # What a decoded 334 challenge asks for, as a variable name.
@@ -37,12 +38,16 @@ class TranscriptRecorder:
         self._writer = TranscriptWriter()
         self._challenge: str | None = None
         self.variables: dict[str, str] = {}  # name -> what value it needs
+        # Pipelining (RFC 2920): a transcript writes a group's commands, then its
+        # replies. A command sent while replies were still owed joins the group, so
+        # replies are held until none is owed, whatever order the events came in.
+        self._owed = 0
+        self._held: list[Reply] = []
         now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         self._writer.header([f"recorded by smtpshell {__version__} on {now}"])
         self._flush()
 
     def __call__(self, event: Event) -> None:
-        writer = self._writer
         if isinstance(event, Connected):
             self._connected(event)
         elif isinstance(event, Sent):
@@ -50,17 +55,28 @@ class TranscriptRecorder:
         elif isinstance(event, Received):
             reply = event.reply
             self._challenge = reply.lines[0] if reply.code == 334 and reply.lines else None
-            for line in reply.wire_lines():
-                # A bare CR or an escape sequence is shown, not acted on; the note
-                # is not matched on replay, so the escaped text is what it should be.
-                writer.server(inert(line))
+            self._held.append(reply)
+            if event.answers is not None:
+                self._owed = max(self._owed - 1, 0)
+            if not self._owed:
+                self._write_held()
         elif isinstance(event, TlsStarted):
             self._comment(f"TLS: {event.info.version}, {event.info.cipher}")
         elif isinstance(event, Notice) and event.level == "warning":
             self._comment(f"warning: {event.text}")
         elif isinstance(event, Closed):
+            self._owed = 0
+            self._write_held()
             self._comment(event.reason)
         self._flush()
+
+    def _write_held(self) -> None:
+        for reply in self._held:
+            for line in reply.wire_lines():
+                # A bare CR or an escape sequence is shown, not acted on; the note
+                # is not matched on replay, so the escaped text is what it should be.
+                self._writer.server(inert(line))
+        self._held.clear()
 
     def _comment(self, text: str) -> None:
         self._writer.comment(inert(text))
@@ -93,6 +109,8 @@ class TranscriptRecorder:
 
     def _sent(self, event: Sent) -> None:
         writer = self._writer
+        if event.end_of_data or not event.in_data:
+            self._owed += 1  # every line but message text gets a reply
         if event.end_of_data:
             writer.client(".")
         elif event.in_data:
