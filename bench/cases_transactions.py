@@ -1,0 +1,123 @@
+"""Mail sent by whole processes: one transaction, 1,000 on one connection, large messages."""
+
+from __future__ import annotations
+
+import subprocess
+
+from context import Bench
+from invocations import (
+    fresh,
+    piped_session,
+    raw_socket,
+    smtplib_many,
+    smtplib_script,
+    swaks,
+)
+from measure import Contender, interleave
+from report import RSS, WALL, Metric, Row, comparison, mib
+from servers import Target
+
+MB = 1_000_000
+
+
+def one_transaction(bench: Bench) -> list[Row]:
+    target = bench.target
+    rows = []
+    for starttls in (False, True):
+        if starttls and target.ca_file is None:
+            bench.notes.append("STARTTLS rows skipped: the server has no CA file to trust.")
+            continue
+        mode = "STARTTLS" if starttls else "plain"
+        contenders = [
+            Contender(
+                "piped session",
+                lambda s=starttls: piped_session(bench, target, fresh(target), s),  # type: ignore[misc]
+            ),
+            Contender(
+                "smtplib",
+                lambda s=starttls: smtplib_script(bench, target, fresh(target), s),  # type: ignore[misc]
+            ),
+        ]
+        swaks_here = bench.swaks_tls() if starttls else bool(bench.swaks())
+        if starttls and bench.swaks() and not swaks_here:
+            bench.notes.append("swaks left out of the STARTTLS rows: it lacks Net::SSLeay here.")
+        if swaks_here:
+            contenders.append(
+                Contender(
+                    "swaks",
+                    lambda s=starttls: swaks(bench, target, fresh(target), s),  # type: ignore[misc]
+                )
+            )
+        results = interleave(contenders, bench.runs, bench.env)
+        what = f"one transaction, {mode}, whole process"
+        limits = {"smtplib": 1.2, "swaks": 1.0} if swaks_here else {"smtplib": 1.2}
+        rows.append(comparison(f"{what}: wall", results, "piped session", WALL, limits))
+        rows.append(
+            comparison(f"{what}: peak RSS", results, "piped session", RSS, {"smtplib": 1.2})
+        )
+    if not _has_send(bench):
+        bench.notes.append("`smtpshell send` row skipped: this version has no `send` subcommand.")
+    return rows
+
+
+def _has_send(bench: Bench) -> bool:
+    """Whether ``smtpshell send`` is a subcommand (its own usage line), not a host name."""
+    done = subprocess.run(
+        [*bench.smtpshell, "send", "--help"], capture_output=True, text=True, env=bench.env
+    )
+    return done.returncode == 0 and "usage: smtpshell send" in done.stdout
+
+
+def many_on_one_connection(bench: Bench) -> list[Row]:
+    target = bench.target
+    count = 200 if bench.quick else 1000
+
+    contenders = [
+        Contender(
+            "piped session", lambda: piped_session(bench, target, fresh(target, count=count))
+        ),
+        Contender("smtplib", lambda: smtplib_many(bench, target, count, one_connection=True)),
+    ]
+    results = interleave(contenders, bench.heavy_runs, bench.env)
+    what = f"{count:,} transactions on one connection"
+    per_wall = Metric("wall", per=count)
+    per_cpu = Metric("cpu", per=count)
+    return [
+        comparison(f"{what}: wall per transaction", results, "piped session", per_wall,
+                   {"smtplib": 1.2}),
+        comparison(f"{what}: CPU per transaction", results, "piped session", per_cpu,
+                   {"smtplib": 2.0}),
+    ]  # fmt: skip
+
+
+def large_messages(bench: Bench) -> list[Row]:
+    sizes = [5 * MB] if bench.quick else [20 * MB, 100 * MB]
+    rows = []
+    for size in sizes:
+        target = bench.target
+        if target.size_limit is not None and size > target.size_limit * 0.95:
+            target = bench.embedded()
+            bench.notes.append(
+                f"{size // MB} MB message: sent to the embedded server "
+                f"({bench.target.label} refuses messages over {mib(bench.target.size_limit)})."
+            )
+        rows += _large(bench, target, size)
+    return rows
+
+
+def _large(bench: Bench, target: Target, size: int) -> list[Row]:
+    contenders = [
+        Contender("piped session", lambda: piped_session(bench, target, fresh(target, size))),
+        Contender("smtplib", lambda: smtplib_script(bench, target, fresh(target, size))),
+        Contender("raw socket", lambda: raw_socket(bench, target, fresh(target, size))),
+    ]
+    if bench.swaks() and size <= 20 * MB:
+        contenders.append(Contender("swaks", lambda: swaks(bench, target, fresh(target, size))))
+    results = interleave(contenders, bench.heavy_runs, bench.env)
+    what = f"{size // MB} MB message" + ("" if target is bench.target else " (embedded server)")
+    return [
+        comparison(f"{what}: wall", results, "piped session", WALL,
+                   {"smtplib": 1.0, "raw socket": 1.2}),
+        comparison(f"{what}: peak RSS", results, "piped session", RSS,
+                   absolute=(40 * 1024 * 1024, "<40 MiB")),
+    ]  # fmt: skip
