@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from context import Bench
 from invocations import fresh, piped_session, smtplib_script, swaks
-from measure import Contender, interleave
+from measure import Contender, Invocation, interleave
 from proxies import DelayProxy, ThrottleProxy
 from report import RSS, Metric, Row, comparison, mib
+from servers import Target
 
 DELAY = 0.025  # each way: a 50 ms round trip, a server in another country
 MB = 1_000_000
@@ -16,32 +18,59 @@ THROTTLED, FULL = "throttled", "full speed"
 
 
 def round_trips(bench: Bench) -> list[Row]:
+    """Each client once direct and once through the delay, interleaved.
+
+    Wall / RTT counts start-up too; (delayed - direct) / RTT is the round trips the
+    conversation itself waited for.
+    """
     target = bench.target
     with DelayProxy(target.host, target.port, DELAY) as proxy:
-        port = proxy.port
-        contenders = [
-            Contender(
-                "piped session", lambda: piped_session(bench, target, fresh(target), port=port)
-            ),
-            Contender("smtplib", lambda: smtplib_script(bench, target, fresh(target), port=port)),
-        ]
+        far = replace(target, port=proxy.port)
+        clients: dict[str, Callable[[Target], Invocation]] = {
+            "piped session": lambda t: piped_session(bench, t, fresh(t)),
+            "smtplib": lambda t: smtplib_script(bench, t, fresh(t)),
+        }
         if bench.swaks():
-            contenders.append(
-                Contender(
-                    "swaks --pipeline",
-                    lambda: swaks(bench, target, fresh(target), pipeline=True, port=port),
-                )
-            )
+            clients["swaks --pipeline"] = lambda t: swaks(bench, t, fresh(t), pipeline=True)
+        contenders = [
+            Contender(f"{name}{suffix}", lambda c=client, t=where: c(t))  # type: ignore[misc]
+            for name, client in clients.items()
+            for suffix, where in ((" far", far), (" near", target))
+        ]
         results = interleave(contenders, bench.runs, bench.env)
-    rtt = Metric("wall", per=2 * DELAY, unit=lambda x: f"{x:.1f} RTT")
+    rtt = 2 * DELAY
+    per_rtt = Metric("wall", per=rtt, unit=lambda x: f"{x:.1f} RTT")
+    far_only = {name: results[f"{name} far"] for name in clients}
+    waited = {}
+    for name in clients:
+        near, distant = results[f"{name} near"], results[f"{name} far"]
+        waited[name] = (distant.wall - near.wall) / rtt if near.ok and distant.ok else None
+    mine = waited["piped session"]
     return [
         comparison(
-            f"one transaction through a {2 * DELAY * 1000:.0f} ms round trip: wall / RTT",
-            results,
+            f"one transaction through a {rtt * 1000:.0f} ms round trip: wall / RTT",
+            far_only,
             "piped session",
-            rtt,
-        )
+            per_rtt,
+        ),
+        Row(
+            "same: round trips waited, (far - near) / RTT",
+            _rtts(mine),
+            "; ".join(
+                f"{name} {_rtts(x)}" for name, x in waited.items() if name != "piped session"
+            ),
+            "; ".join(
+                f"{mine / x:.2f}x {name}"
+                for name, x in waited.items()
+                if name != "piped session" and mine is not None and x
+            )
+            or "—",
+        ),
     ]
+
+
+def _rtts(value: float | None) -> str:
+    return "FAILED" if value is None else f"{value:.1f} RTT"
 
 
 def flow_control(bench: Bench) -> list[Row]:

@@ -58,6 +58,16 @@ def piped_session(
     return Invocation(argv, script, checked(target, sent, [script], delivery_timeout(sent)))
 
 
+def send_command(bench: Bench, target: Target, sent: Messages) -> Invocation:
+    """``smtpshell send --raw FILE``: the prepared message, as it is."""
+    ((token, text),) = sent.items()
+    path = bench.file(f"message-{token}.eml", text)
+    argv = [*bench.smtpshell, "send", "--server", target.address, "--from", target.sender,
+            "--to", target.recipient, "--helo", "bench.test", "--raw", str(path),
+            "--quiet"]  # fmt: skip
+    return Invocation(argv, None, checked(target, sent, [path], delivery_timeout(sent)))
+
+
 def smtplib_script(
     bench: Bench,
     target: Target,

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from delivery import Mailbox
 
@@ -47,6 +48,29 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def _reply(reader: BinaryIO) -> list[bytes]:
+    """The lines of one reply: up to one whose code is followed by a space."""
+    lines = []
+    while line := reader.readline():
+        lines.append(line)
+        if line[3:4] != b"-":
+            break
+    return lines
+
+
+def advertised_size(host: str, port: int) -> int | None:
+    """The SIZE the server announces in its EHLO reply (RFC 1870), None if none."""
+    with socket.create_connection((host, port), timeout=10) as sock, sock.makefile("rb") as reader:
+        _reply(reader)  # the greeting
+        sock.sendall(b"EHLO bench.test\r\n")
+        lines = _reply(reader)
+        sock.sendall(b"QUIT\r\n")
+    for line in lines:
+        if found := re.match(rb"250[- ]SIZE (\d+)", line):
+            return int(found.group(1)) or None
+    return None
+
+
 def find_postfix(interop_file: Path) -> Target | None:
     """The Postfix described by ``interop_file``, if that file exists and it answers."""
     try:
@@ -65,7 +89,7 @@ def find_postfix(interop_file: Path) -> Target | None:
         recipient=recipient,
         mailbox=Mailbox(Path(state["mailboxes"][recipient]), stores_lf=True),
         ca_file=Path(state["ca_file"]) if state.get("ca_file") else None,
-        size_limit=state.get("message_size_limit"),
+        size_limit=advertised_size(host, port),
     )
 
 
@@ -107,7 +131,7 @@ class EmbeddedServer:
             recipient="bob@bench.test",
             mailbox=Mailbox(maildir, stores_lf=False),
             ca_file=ca_file,
-            size_limit=None,
+            size_limit=advertised_size("127.0.0.1", port),
         )
 
     def stop(self) -> None:

@@ -11,13 +11,18 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import socket
+import ssl
 import statistics
 import struct
 import subprocess
 import termios
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from context import Bench
 from report import Row, ms, verdict
@@ -36,7 +41,8 @@ PROMPT = "plain>"
 class StampingServer:
     """Greets, answers every line with a numbered 250 (221 to QUIT), stamps both ways."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.greeted = 0.0
@@ -47,6 +53,8 @@ class StampingServer:
 
     def _serve(self) -> None:
         connection, _ = self.listener.accept()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True)
         with connection:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.greeted = time.perf_counter()
@@ -138,47 +146,102 @@ class Terminal:
         os.close(self.master)
 
 
-def _session(bench: Bench, commands: int) -> tuple[float, list[float], list[float]]:
-    server = StampingServer()
+@dataclass
+class Latencies:
+    to_prompt: list[float] = field(default_factory=list)
+    to_wire: list[float] = field(default_factory=list)
+    to_screen: list[float] = field(default_factory=list)
+
+
+def _session(
+    bench: Bench,
+    client: Callable[[int], list[str]],
+    into: Latencies,
+    prompt: str | None = PROMPT,
+    tls: ssl.SSLContext | None = None,
+    commands: int = 10,
+) -> None:
+    """Type ``commands`` NOOPs into ``client(port)``, each once the last reply showed.
+
+    Without a prompt to wait for (openssl s_client), the greeting on screen says ready.
+    """
+    server = StampingServer(tls)
     env = {**bench.env, "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(ROWS)}
     env.pop("PROMPT_TOOLKIT_NO_CPR", None)
-    terminal = Terminal([*bench.smtpshell, "--no-history", "127.0.0.1", str(server.port)], env)
+    terminal = Terminal(client(server.port), env)
     try:
-        shown, at = terminal.wait_for(PROMPT, 0, timeout=30)
-        to_prompt = shown - server.greeted
-        to_wire, to_screen = [], []
+        shown, at = terminal.wait_for(prompt or "stamping server", 0, timeout=30)
+        if prompt:
+            into.to_prompt.append(shown - server.greeted)
         for number in range(1, commands + 1):
             enter = terminal.type("NOOP\r")
             shown, at = terminal.wait_for(f"reply-{number:04d}", at)
-            to_wire.append(server.arrived[number - 1] - enter)
-            to_screen.append(shown - server.replied[number - 1])
-            _, at = terminal.wait_for(PROMPT, at)
+            into.to_wire.append(server.arrived[number - 1] - enter)
+            into.to_screen.append(shown - server.replied[number - 1])
+            if prompt:
+                _, at = terminal.wait_for(prompt, at)
         terminal.type("QUIT\r")
+        if prompt:  # the shell stays open after the server closes: leave it
+            terminal.wait_for("smtpshell>", at)
+            terminal.type("exit\r")
     finally:
         terminal.close()
         server.close()
-    return to_prompt, to_wire, to_screen
+
+
+def _tls_contexts(directory: Path) -> ssl.SSLContext | None:
+    """A server context with a throw-away self-signed certificate made by openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    key, cert = directory / "stamping-key.pem", directory / "stamping-cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def interactive(bench: Bench) -> list[Row]:
     sessions = 1 if bench.quick else 3
-    prompts, wires, screens = [], [], []
-    for _ in range(sessions):
-        try:
-            to_prompt, to_wire, to_screen = _session(bench, 10)
-        except TimeoutError as failure:
-            failed = f"FAILED ({failure})"
-            return [Row("interactive latency", failed, "—", "—", "—", "**no**")]
-        prompts.append(to_prompt)
-        wires += to_wire
-        screens += to_screen
-    wire, screen, prompt = (statistics.median(x) for x in (wires, screens, prompts))
-    bench.notes.append(
-        "Interactive latency: no yardstick (openssl s_client needs TLS, the stamping "
-        "server speaks plain SMTP); medians over "
-        f"{len(wires)} NOOPs in {sessions} session(s), the pty answering ESC[6n."
+    plain, tls_shell, tls_openssl = Latencies(), Latencies(), Latencies()
+    tls = _tls_contexts(bench.scratch)
+    shell = [*bench.smtpshell, "--no-history"]
+    try:
+        for _ in range(sessions):  # interleaved, as the other cases
+            _session(bench, lambda port: [*shell, "127.0.0.1", str(port)], plain)
+            if tls is None:
+                continue
+            _session(
+                bench,
+                lambda port: [*shell, "--tls", "--insecure", "127.0.0.1", str(port)],
+                tls_shell,
+                prompt="tls>",
+                tls=tls,
+            )
+            _session(
+                bench,
+                lambda port: ["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                              "-quiet", "-crlf"],
+                tls_openssl,
+                prompt=None,
+                tls=tls,
+            )  # fmt: skip
+    except TimeoutError as failure:
+        return [Row("interactive latency", f"FAILED ({failure})", "—", "—", "—", "**no**")]
+    wire, screen, prompt = (
+        statistics.median(x) for x in (plain.to_wire, plain.to_screen, plain.to_prompt)
     )
-    return [
+    bench.notes.append(
+        f"Interactive latency: medians over {len(plain.to_wire)} NOOPs in {sessions} "
+        "session(s) with a server in the benchmark that stamps each line, the pty "
+        "answering ESC[6n as a terminal does."
+    )
+    rows = [
         Row("interactive: Enter to command on the wire", ms(wire), "—", "—", "≤2 ms",
             verdict(wire <= 0.002)),
         Row("interactive: reply sent to reply shown", ms(screen), "—", "—", "≤5 ms",
@@ -186,3 +249,14 @@ def interactive(bench: Bench) -> list[Row]:
         Row("interactive: greeting sent to first prompt shown", ms(prompt), "—", "—",
             "≤100 ms", verdict(prompt <= 0.100)),
     ]  # fmt: skip
+    if tls is not None:
+        for what, mine, theirs in (
+            ("Enter to command on the wire", tls_shell.to_wire, tls_openssl.to_wire),
+            ("reply sent to reply shown", tls_shell.to_screen, tls_openssl.to_screen),
+        ):
+            a, b = statistics.median(mine), statistics.median(theirs)
+            rows.append(
+                Row(f"interactive over TLS: {what}", ms(a), f"openssl s_client {ms(b)}",
+                    f"{a / b:.2f}x openssl s_client")
+            )  # fmt: skip
+    return rows
