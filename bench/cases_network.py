@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 from context import Bench
 from invocations import fresh, piped_session, smtplib_script, swaks
@@ -33,7 +34,7 @@ def round_trips(bench: Bench) -> list[Row]:
         if bench.swaks():
             clients["swaks --pipeline"] = lambda t: swaks(bench, t, fresh(t), pipeline=True)
         contenders = [
-            Contender(f"{name}{suffix}", lambda c=client, t=where: c(t))  # type: ignore[misc]
+            Contender(f"{name}{suffix}", partial(client, where))
             for name, client in clients.items()
             for suffix, where in ((" far", far), (" near", target))
         ]

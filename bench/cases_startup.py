@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 
 from context import Bench
 from measure import Contender, Invocation, interleave
@@ -18,7 +19,7 @@ def start_up(bench: Bench) -> list[Row]:
         yardsticks.append(Contender("swaks --version", lambda: Invocation(["swaks", "--version"])))
     rows = []
     for option in ("--version", "--help"):
-        mine = Contender(f"smtpshell {option}", lambda o=option: Invocation([*bench.smtpshell, o]))  # type: ignore[misc]
+        mine = Contender(f"smtpshell {option}", partial(Invocation, [*bench.smtpshell, option]))
         results = interleave([mine, *yardsticks], bench.runs * 2, bench.env)
         rows.append(
             comparison(

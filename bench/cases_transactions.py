@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 
 from context import Bench
 from invocations import (
@@ -22,45 +23,36 @@ MB = 1_000_000
 
 
 def one_transaction(bench: Bench) -> list[Row]:
-    target = bench.target
-    rows = []
-    for starttls in (False, True):
-        if starttls and target.ca_file is None:
-            bench.notes.append("STARTTLS rows skipped: the server has no CA file to trust.")
-            continue
-        mode = "STARTTLS" if starttls else "plain"
-        contenders = [
-            Contender(
-                "piped session",
-                lambda s=starttls: piped_session(bench, target, fresh(target), s),  # type: ignore[misc]
-            ),
-            Contender(
-                "smtplib",
-                lambda s=starttls: smtplib_script(bench, target, fresh(target), s),  # type: ignore[misc]
-            ),
-        ]
-        swaks_here = bench.swaks_tls() if starttls else bool(bench.swaks())
-        if starttls and bench.swaks() and not swaks_here:
-            bench.notes.append("swaks left out of the STARTTLS rows: it lacks Net::SSLeay here.")
-        if swaks_here:
-            contenders.append(
-                Contender(
-                    "swaks",
-                    lambda s=starttls: swaks(bench, target, fresh(target), s),  # type: ignore[misc]
-                )
-            )
-        results = interleave(contenders, bench.runs, bench.env)
-        what = f"one transaction, {mode}, whole process"
-        limits = {"smtplib": 1.2, "swaks": 1.0} if swaks_here else {"smtplib": 1.2}
-        rows.append(comparison(f"{what}: wall", results, "piped session", WALL, limits))
-        rows.append(
-            comparison(f"{what}: peak RSS", results, "piped session", RSS, {"smtplib": 1.2})
-        )
+    rows = _one_transaction(bench, starttls=False)
+    if bench.target.ca_file is None:
+        bench.notes.append("STARTTLS rows skipped: the server has no CA file to trust.")
+    else:
+        rows += _one_transaction(bench, starttls=True)
     if _has_send(bench):
         rows += _send_rows(bench)
     else:
         bench.notes.append("`smtpshell send` rows skipped: this version has no `send` subcommand.")
     return rows
+
+
+def _one_transaction(bench: Bench, starttls: bool) -> list[Row]:
+    target = bench.target
+    contenders = [
+        Contender("piped session", lambda: piped_session(bench, target, fresh(target), starttls)),
+        Contender("smtplib", lambda: smtplib_script(bench, target, fresh(target), starttls)),
+    ]
+    swaks_here = bench.swaks_tls() if starttls else bool(bench.swaks())
+    if starttls and bench.swaks() and not swaks_here:
+        bench.notes.append("swaks left out of the STARTTLS rows: it lacks Net::SSLeay here.")
+    if swaks_here:
+        contenders.append(Contender("swaks", lambda: swaks(bench, target, fresh(target), starttls)))
+    results = interleave(contenders, bench.runs, bench.env)
+    what = f"one transaction, {'STARTTLS' if starttls else 'plain'}, whole process"
+    limits = {"smtplib": 1.2, "swaks": 1.0} if swaks_here else {"smtplib": 1.2}
+    return [
+        comparison(f"{what}: wall", results, "piped session", WALL, limits),
+        comparison(f"{what}: peak RSS", results, "piped session", RSS, {"smtplib": 1.2}),
+    ]
 
 
 def _send_rows(bench: Bench) -> list[Row]:
@@ -101,7 +93,7 @@ def many_on_one_connection(bench: Bench) -> list[Row]:
         ),
         Contender("smtplib", lambda: smtplib_many(bench, target, count, one_connection=True)),
     ]
-    results = interleave(contenders, bench.heavy_runs, bench.env)
+    results = interleave(contenders, bench.runs, bench.env)
     what = f"{count:,} transactions on one connection"
     per_wall = Metric("wall", per=count)
     per_cpu = Metric("cpu", per=count)
@@ -136,7 +128,8 @@ def large_messages(bench: Bench) -> list[Row]:
 def _accepting(bench: Bench, size: int) -> Target | None:
     """The server for a message of ``size`` bytes: ours, else the embedded one, else none."""
     # Some room for the headers and dot-stuffing beyond the text's own size.
-    for candidate in (lambda: bench.target, bench.embedded):
+    candidates: list[Callable[[], Target]] = [lambda: bench.target, bench.embedded]
+    for candidate in candidates:
         target = candidate()
         if target.size_limit is None or size * 1.01 < target.size_limit:
             return target
@@ -151,7 +144,7 @@ def _large(bench: Bench, target: Target, size: int) -> list[Row]:
     ]
     if bench.swaks() and size <= 20 * MB:
         contenders.append(Contender("swaks", lambda: swaks(bench, target, fresh(target, size))))
-    results = interleave(contenders, bench.heavy_runs, bench.env)
+    results = interleave(contenders, bench.runs, bench.env)
     what = f"{size // MB} MB message" + ("" if target is bench.target else " (embedded server)")
     return [
         comparison(f"{what}: wall", results, "piped session", WALL,

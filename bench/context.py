@@ -45,11 +45,6 @@ class Bench:
     embedded: Callable[[], Target]
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def heavy_runs(self) -> int:
-        """Runs for the long cases (large messages, 1,000 transactions, replays)."""
-        return max(1, min(self.runs, 3))
-
     def python(self, client: str) -> list[str]:
         return [sys.executable, str(CLIENTS / client)]
 

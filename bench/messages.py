@@ -12,8 +12,6 @@ from pathlib import Path
 
 from delivery import TOKEN_HEADER
 
-_LINE = b"The quick brown fox jumps over the lazy dog; line %08d of the benchmark text.\r\n"
-
 
 def new_token() -> str:
     return secrets.token_hex(8)
@@ -25,11 +23,14 @@ def message(token: str, sender: str, recipient: str, size: int = 2048) -> bytes:
         TOKEN_HEADER + token.encode() + b"\r\n"
         + f"From: <{sender}>\r\nTo: <{recipient}>\r\nSubject: bench {token}\r\n\r\n".encode()
     )  # fmt: skip
-    lines = max(1, (size - len(head)) // len(_LINE % 0))
-    body = b"".join(
-        (b"." if n % 1000 == 7 else b"") + _LINE % n for n in range(lines)
-    )  # a leading dot every 1,000 lines: dot-stuffing must round-trip
+    lines = max(1, (size - len(head)) // len(_line(0)))
+    # A leading dot every 1,000 lines: dot-stuffing must round-trip.
+    body = b"".join((b"." if n % 1000 == 7 else b"") + _line(n) for n in range(lines))
     return head + body
+
+
+def _line(number: int) -> bytes:
+    return b"The quick brown fox jumps over the lazy dog; line %08d of the text.\r\n" % number
 
 
 def dot_stuffed(text: bytes) -> bytes:

@@ -76,10 +76,10 @@ def comparison(
     for name, other in others.items():
         theirs = metric.value(other)
         ratios[name] = own / theirs if own is not None and theirs else None
-    checks: list[bool | None] = [
-        None if ratios[name] is None else ratios[name] <= limit  # type: ignore[operator]
-        for name, limit in limits.items()
-    ]
+    checks: list[bool | None] = []
+    for name, limit in limits.items():
+        value = ratios.get(name)
+        checks.append(None if value is None else value <= limit)
     targets = [f"≤{limit:g}x {name}" for name, limit in limits.items()]
     if absolute is not None:
         checks.append(None if own is None else own <= absolute[0])

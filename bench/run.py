@@ -50,8 +50,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run.py", description=__doc__.splitlines()[0] if __doc__ else None
     )
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per command (default 5; "
-                        "the long cases use at most 3)")  # fmt: skip
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed runs per command (default 5)")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="small sizes and 2 runs: under a minute")  # fmt: skip
     parser.add_argument("--only", action="append", choices=list(CASES), metavar="CASE",
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         took = time.monotonic() - started
         bench.notes.append(
             f"Wall: perf_counter around each process; CPU: user + system from wait4; "
-            f"{rss_source()}. Large messages, 1,000 transactions and replays: "
-            f"{bench.heavy_runs} runs. The whole run took {took:.0f} s."
+            f"{rss_source()}. The whole run took {took:.0f} s."
         )
         print(markdown(header(target.label, runs, date), rows, bench.notes), end="")
     return 0
