@@ -27,9 +27,17 @@ def system() -> str:
     return f"{platform.system()} {platform.release()}"
 
 
-def header(server: str, runs: int, date: str) -> str:
+def load() -> str:
+    """The load average when the run began: other work on the machine skews the figures."""
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} at the start"
+    except OSError:
+        return "load average unknown"
+
+
+def header(server: str, runs: int, date: str, load_at_start: str) -> str:
     return (
         f"{date}: {cpu_model()}, {os.cpu_count()} cores, {system()}, "
         f"Python {platform.python_version()}; server: {server}; "
-        f"median of {runs} runs after a warm-up"
+        f"median of {runs} runs after a warm-up; {load_at_start}"
     )

@@ -28,7 +28,7 @@ from cases_replay import replay
 from cases_startup import start_up
 from cases_transactions import large_messages, many_on_one_connection, one_transaction
 from context import Bench, child_environment, smtpshell_command
-from machine import header
+from machine import header, load
 from measure import rss_source
 from report import Row, markdown
 from servers import EmbeddedServer, Target, default_interop_file, find_postfix
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     options = arguments(argv)
     runs = 2 if options.quick and options.runs == 5 else options.runs
     smtpshell = shlex.split(options.smtpshell) if options.smtpshell else smtpshell_command()
-    started = time.monotonic()
+    started, load_at_start = time.monotonic(), load()
     with tempfile.TemporaryDirectory(prefix="smtpshell-bench-") as scratch, ExitStack() as stack:
         root = Path(scratch)
         env = child_environment(root / "data")
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Wall: perf_counter around each process; CPU: user + system from wait4; "
             f"{rss_source()}. The whole run took {took:.0f} s."
         )
-        print(markdown(header(target.label, runs, date), rows, bench.notes), end="")
+        print(markdown(header(target.label, runs, date, load_at_start), rows, bench.notes), end="")
     return 0
 
 
