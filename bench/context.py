@@ -30,6 +30,10 @@ def child_environment(data_home: Path) -> dict[str, str]:
     env["XDG_DATA_HOME"] = str(data_home)
     env["XDG_CONFIG_HOME"] = str(data_home / "config")
     env.pop("NO_COLOR", None)
+    # An installed package has its bytecode compiled; a checkout run with this set
+    # would compile every module on every start, which no user pays. The warm-up
+    # run writes the .pyc files.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
