@@ -25,6 +25,20 @@ class UsageProblems(UsageError):
         self.problems = list(problems)
 
 
+class MessageRefused(UsageError):
+    """A message we will not build or send as given: a header value that would start
+    another header (CVE-2024-6923), a bare CR or a NUL (SMTP smuggling), no recipient."""
+
+
+class UnreadableInput(UsageError):
+    """A message or attachment file that cannot be opened or read; names the file."""
+
+
+class MessageChanged(SmtpShellError):
+    """A file changed between building a message and sending it: its size on the wire
+    (announced with SIZE=) would be wrong, so the message must not be ended."""
+
+
 class CommandRejected(SmtpShellError, ValueError):
     """A line we refuse to send (it would inject a second command)."""
 
