@@ -36,14 +36,16 @@ ADDRESS_FIELDS = ("from", "to", "cc", "bcc")
 
 
 class RawPass:
-    """Normalises one message from ``stream``; ``where`` names it in errors.
+    """Normalises one message from ``stream``; ``where`` names it in errors, and the
+    body is read ``block_size`` octets at a time.
 
     Iterate :meth:`run` to the end; then ``size``, ``eight_bit``, ``utf8_headers`` and
     ``fields`` (the From/To/Cc/Bcc values, unfolded) describe what it yielded.
     """
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, block_size: int = BLOCK_SIZE) -> None:
         self.where = where
+        self.block_size = block_size
         self.size = 0
         self.eight_bit = False
         self.utf8_headers = False
@@ -140,7 +142,7 @@ class RawPass:
     def _body(self, stream: BinaryIO) -> Iterator[bytes]:
         held_cr = b""
         while True:
-            block = stream.read(BLOCK_SIZE)
+            block = stream.read(self.block_size)
             if not block:
                 break
             block = held_cr + block
