@@ -20,6 +20,14 @@ from smtpshell.errors import MessageRefused
 from smtpshell.protocol.endpoint import find_control
 from smtpshell.protocol.inert import inert
 
+try:
+    import idna as _idna  # IDNA 2008, installed with dnspython's idna extra
+except ImportError:  # pragma: no cover - depends on the installation
+    _idna = None  # type: ignore[assignment]
+
+# Where IDNA 2003 maps a character away and IDNA 2008 keeps it (UTS 46 6.3 deviations).
+_DEVIATIONS = frozenset("\u00df\u03c2\u200c\u200d")
+
 
 @dataclass(frozen=True)
 class Mailbox:
@@ -67,7 +75,7 @@ def parse_mailboxes(text: str, what: str) -> list[Mailbox]:
     for address in header.addresses:
         if not address.username or not address.domain:
             raise MessageRefused(f"{what}: {inert(address.addr_spec)!r} is not user@domain")
-        domain = _ascii_domain(address.domain, what)
+        domain = ascii_domain(address.domain, what)
         mailboxes.append(Mailbox(address.display_name, address.username, domain))
     return mailboxes
 
@@ -101,13 +109,27 @@ def unique_recipients(mailboxes: Sequence[Mailbox]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _ascii_domain(domain: str, what: str) -> str:
-    """A domain as IDNA A-labels, so an internationalised domain needs no SMTPUTF8."""
+def ascii_domain(domain: str, what: str) -> str:
+    """A domain as IDNA A-labels, so an internationalised domain needs no SMTPUTF8.
+
+    IDNA 2008 with the UTS 46 mapping (RFC 5891), as dnspython uses to find the MX:
+    the envelope must name the domain the message is routed to. Without the ``idna``
+    package only the standard library's IDNA 2003 is at hand, which turns
+    ``straße.de`` into ``strasse.de``, another domain: a name holding one of the
+    characters the two disagree on (UTS 46 "deviations") is refused then.
+    """
     if domain.isascii():
         return domain
     if domain.startswith("["):
         raise MessageRefused(f"{what}: non-ASCII address literal {inert(domain)!r}")
+    if _idna is None and any(char in _DEVIATIONS for char in domain):
+        raise MessageRefused(
+            f"{what}: {inert(domain)!r}: give this domain in its xn-- form "
+            "(IDNA 2003 and 2008 disagree on it)"
+        )
     try:
+        if _idna is not None:
+            return str(_idna.encode(domain, uts46=True).decode("ascii"))
         return domain.encode("idna").decode("ascii")
-    except UnicodeError as exc:
+    except UnicodeError as exc:  # idna.IDNAError is a UnicodeError too
         raise MessageRefused(f"{what}: {inert(domain)!r} is not a valid domain ({exc})") from exc

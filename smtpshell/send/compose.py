@@ -31,7 +31,13 @@ from io import BytesIO
 
 from smtpshell.errors import MessageRefused
 from smtpshell.protocol.inert import inert
-from smtpshell.send.addresses import Mailbox, envelope_address, parse_all, unique_recipients
+from smtpshell.send.addresses import (
+    Mailbox,
+    ascii_domain,
+    envelope_address,
+    parse_all,
+    unique_recipients,
+)
 from smtpshell.send.attachment import Attachment, check_attachment
 from smtpshell.send.headers import check_header_name, check_header_value, parse_header_option
 from smtpshell.send.message import OutgoingMessage, in_blocks
@@ -175,8 +181,10 @@ def _headers(
     if "date" not in given:
         message["Date"] = format_datetime(datetime.now().astimezone())
     if "message-id" not in given:
-        domain = request.message_id_domain or sender.domain
-        check_header_value("Message-ID", domain)
+        domain = sender.domain
+        if request.message_id_domain:
+            check_header_value("Message-ID", request.message_id_domain)
+            domain = ascii_domain(request.message_id_domain, "the Message-ID domain")
         message["Message-ID"] = make_msgid(domain=domain)
     for name, value in extra:
         try:
