@@ -307,6 +307,17 @@ def test_an_attachment_changed_after_compose_is_not_sent_as_announced(tmp_path: 
         sent(message)
 
 
+def test_every_attachment_is_checked_before_the_first_byte(tmp_path: Path) -> None:
+    # Big enough that, read in order, whole blocks of it would go before the second.
+    (tmp_path / "first").write_bytes(os.urandom(200_000))
+    (tmp_path / "second").write_bytes(b"2")
+    message = compose(request(attachments=[tmp_path / "first", tmp_path / "second"]))
+    (tmp_path / "second").unlink()
+    chunks = message.chunks()
+    with pytest.raises(MessageChanged, match="second"):
+        next(chunks)
+
+
 def test_the_boundary_is_random_and_cannot_occur_in_encoded_bodies(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"a")
     boundaries = {

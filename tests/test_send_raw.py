@@ -317,6 +317,15 @@ def test_a_file_changed_after_it_was_read_is_not_sent(tmp_path: Path) -> None:
             sent(message)
 
 
+def test_a_file_removed_after_it_was_read_is_not_sent(tmp_path: Path) -> None:
+    path = tmp_path / "mail.txt"
+    path.write_bytes(MAIL)
+    with read_raw(path) as message:
+        path.unlink()
+        with pytest.raises(MessageChanged, match="is gone"):
+            sent(message)
+
+
 def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
     with pytest.raises(UnreadableInput, match=re.escape("nowhere.eml")):
         read_raw(tmp_path / "nowhere.eml")

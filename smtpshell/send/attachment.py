@@ -45,9 +45,22 @@ class Attachment:
         """Octets of its base64 body: 76-character lines joined by CRLF, none after the last."""
         return base64_size(self.size)
 
+    def check_unchanged(self) -> None:
+        """MessageChanged unless the file is as it was when the message was built."""
+        try:
+            status = os.stat(self.path)
+        except OSError as exc:
+            raise MessageChanged(f"{inert(self.path)} is gone: {exc.strerror}") from exc
+        if file_identity(status) != self.identity:
+            raise MessageChanged(f"{inert(self.path)} changed since the message was built")
+
     def encoded_blocks(self) -> Iterator[bytes]:
         """The base64 body, read from the file now; MessageChanged if it changed."""
-        with open(self.path, "rb") as file:
+        try:
+            file = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise MessageChanged(f"{inert(self.path)} is gone: {exc.strerror}") from exc
+        with file:
             if file_identity(os.fstat(file.fileno())) != self.identity:
                 raise MessageChanged(f"{inert(self.path)} changed since the message was built")
             remaining = self.size

@@ -123,6 +123,11 @@ class ComposedContent:
         return in_blocks(self._pieces())
 
     def _pieces(self) -> Iterator[bytes]:
+        attachments = [s for s in self.segments if isinstance(s, Attachment)]
+        for attachment in attachments:
+            # All of them before the first byte: a changed file is then found before
+            # any of the message has gone, not half-way through DATA.
+            attachment.check_unchanged()
         for segment in self.segments:
             if isinstance(segment, bytes):
                 yield segment

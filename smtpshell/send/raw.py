@@ -81,7 +81,11 @@ class FileContent:
 
     def chunks(self) -> Iterator[bytes]:
         where = inert(self.path)
-        with open(self.path, "rb") as file:
+        try:
+            file = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise MessageChanged(f"{where} is gone: {exc.strerror}") from exc
+        with file:
             if file_identity(os.fstat(file.fileno())) != self.identity:
                 raise MessageChanged(f"{where} changed since it was checked")
             sent = 0
