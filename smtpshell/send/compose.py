@@ -5,7 +5,9 @@ returns an :class:`~smtpshell.send.message.OutgoingMessage`. The headers and the
 part come from Python's ``email`` package (policy SMTP, or SMTPUTF8 when an address
 has a non-ASCII local part), so non-ASCII subjects and display names are RFC 2047
 encoded words and file names RFC 2231 parameters; attachments are base64 parts whose
-bodies are streamed from their files at send time (``attachment.py``).
+bodies are streamed from their files at send time (``attachment.py``). Date and
+Message-ID are added unless ``--header`` gives them. The body text is the one part
+held in memory: it arrives as a ``str``; large content goes as attachments.
 
 Refused, with :class:`~smtpshell.errors.MessageRefused`: a header value with CR, LF or
 another control character (CVE-2024-6923), a header name that is not RFC 5322 ftext,
