@@ -197,8 +197,9 @@ def parse_profiles(text: str, path: Path) -> ProfileFile:
     return ProfileFile(path, default, profiles)
 
 
-class _Invalid(ValueError):
-    """A value that cannot be used; the message says why, without the value when secret."""
+class _Invalid(ConfigError):
+    """A value that cannot be used; the message says why, without the value when
+    secret. Caught here and raised again as a ConfigError naming file and key."""
 
 
 def _profile(name: str, table: Mapping[str, object], base: Path, locate: _Locator) -> Profile:
