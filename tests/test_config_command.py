@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from test_profiles import SECRET, SEED_SSMTP_CONF
 
-from smtpshell.cli.config_command import default_profiles_text, run_config
+from smtpshell.cli.config_command import (
+    default_profiles_text,
+    load_user_profile,
+    password_asker,
+    run_config,
+)
 from smtpshell.cli.environment import Environment
 from smtpshell.cli.status import EXPECTED, ExitStatus, outcome
 from smtpshell.core.profiles import load_profiles
@@ -265,3 +270,12 @@ def test_a_linked_profiles_file_is_replaced_where_it_lives(
     assert config.run("import-ssmtp", str(seed_conf))[2] == ExitStatus.OK
     assert config.file.is_symlink()
     assert set(load_profiles(kept).profiles) == {"a", "ssmtp"}
+
+
+def test_the_profile_a_command_line_names(config: Config) -> None:
+    config.run("init")
+    env = Environment(io.StringIO(), io.StringIO(), io.StringIO(), config.environ)
+    profile, path = load_user_profile(env, "qq")
+    assert (profile.name, path) == ("qq", config.file)
+    assert load_user_profile(env)[0].name == "local"
+    assert password_asker(env) is None  # piped input: nobody to ask

@@ -3,6 +3,7 @@ the password comes from, the TOML writer and ssmtp.conf conversion."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tomllib
 import types
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smtpshell.core.authenticate import authenticate, select_mechanism
 from smtpshell.core.password_sources import (
     FROM_COMMAND,
     FROM_FILE,
@@ -21,9 +23,11 @@ from smtpshell.core.password_sources import (
 )
 from smtpshell.core.profile_writer import add_profile, profile_table, toml_string
 from smtpshell.core.profiles import KEYS, Profile, load_profiles, parse_profiles
+from smtpshell.core.session import Session
 from smtpshell.core.ssmtp_conf import read_ssmtp_conf
 from smtpshell.errors import ConfigError, PasswordUnavailable
 from smtpshell.protocol.endpoint import TlsMode
+from smtpshell.server import BackgroundServer
 
 SECRET = "hunter2-Qq-auth-code"
 SEED_SSMTP_CONF = f"""\
@@ -126,6 +130,32 @@ def test_connect_options_from_a_profile(tmp_path: Path) -> None:
     assert bare.port is None and str(bare.endpoint) == "mail.example.org:25"
     implicit = Profile(name="x", server="[::1]", tls=TlsMode.IMPLICIT)
     assert str(implicit.endpoint) == "[::1]:465"
+
+
+@pytest.mark.parametrize("mode", [TlsMode.IMPLICIT, TlsMode.STARTTLS])
+def test_a_profile_connects_verifies_and_logs_in(server: BackgroundServer, mode: TlsMode) -> None:
+    port = server.tls_port if mode is TlsMode.IMPLICIT else server.port
+    chosen = Profile(
+        name="local",
+        server=f"127.0.0.1:{port}",
+        tls=mode,
+        cafile=server.ca_file,
+        user="alice",
+        password_command=("printf", "wonderland"),
+        timeout=5,
+    )
+    secret = resolve_password(chosen, None, {})
+
+    async def log_in() -> int:
+        async with Session(timeout=5) as session:
+            await session.open(chosen.connect_options())
+            if session.capabilities is None:  # --starttls has sent EHLO already
+                await session.send(f"EHLO {chosen.helo}")
+            mechanism = select_mechanism(session.capabilities, chosen.auth_mechanism, tls=True)
+            assert chosen.user is not None
+            return (await authenticate(session, mechanism, chosen.user, secret.value)).code
+
+    assert asyncio.run(log_in()) == 235
 
 
 def test_a_home_relative_cafile_is_expanded(tmp_path: Path) -> None:

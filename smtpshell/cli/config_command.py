@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
@@ -44,6 +44,30 @@ NEW_FILE_HEADER = (
 def profiles_path(env: Environment) -> Path:
     """Where the profiles file is: ``profiles.toml`` in the user's config directory."""
     return env.config_dir / FILE_NAME
+
+
+def load_user_profile(env: Environment, name: str | None = None) -> tuple[Profile, Path]:
+    """The profile ``--profile NAME`` means (None: the default one) and its file,
+    for ``resolve_password``'s warning about a file others can read."""
+    path = profiles_path(env)
+    return load_profiles(path).get(name), path
+
+
+def password_asker(env: Environment) -> Callable[[str], str] | None:
+    """A prompt with echo off when a person types the input, else None: a piped
+    session is never stopped to ask."""
+    if not env.interactive:
+        return None
+
+    def ask(prompt: str) -> str:
+        import getpass
+
+        try:
+            return getpass.getpass(prompt)  # on the terminal itself, not on stdout
+        except EOFError:
+            return ""
+
+    return ask
 
 
 def default_profiles_text() -> str:
