@@ -101,3 +101,13 @@ class HelpRequested(SmtpShellError):
     def __init__(self, text: str) -> None:
         super().__init__("help requested")
         self.text = text
+
+
+class ConfigError(UsageError):
+    """A profiles file (or an ssmtp.conf to import) that cannot be used: one line
+    naming the file, the line when known, and the key."""
+
+
+class PasswordUnavailable(SmtpShellError):
+    """No password for a profile, or a password source that failed. The message
+    never holds the password, nor anything a password command printed on stdout."""
