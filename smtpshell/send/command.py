@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,38 +63,115 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     message = parser.add_argument_group("the message")
-    message.add_argument("--to", action="append", default=[], metavar="ADDR", help="recipient (repeat for more)")
+    message.add_argument(
+        "--to", action="append", default=[], metavar="ADDR", help="recipient (repeat for more)"
+    )
     message.add_argument("--cc", action="append", default=[], metavar="ADDR", help="copy recipient")
-    message.add_argument("--bcc", action="append", default=[], metavar="ADDR", help="blind copy: never in the headers")
-    message.add_argument("--from", dest="sender", metavar="ADDR", help="sender (default: the profile's, else the --user name)")
+    message.add_argument(
+        "--bcc",
+        action="append",
+        default=[],
+        metavar="ADDR",
+        help="blind copy: never in the headers",
+    )
+    message.add_argument(
+        "--from",
+        dest="sender",
+        metavar="ADDR",
+        help="sender (default: the profile's, else the --user name)",
+    )
     message.add_argument("-s", "--subject", metavar="TEXT", help="subject (UTF-8 welcome)")
     body = message.add_mutually_exclusive_group()
     body.add_argument("--body", metavar="TEXT", help="the text (default: standard input)")
     body.add_argument("--body-file", type=Path, metavar="FILE", help="the text, from FILE (UTF-8)")
-    message.add_argument("--attach", action="append", default=[], type=Path, metavar="FILE", help="attach FILE (repeat for more)")
-    message.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra header")
-    message.add_argument("--raw", nargs="?", const="-", metavar="FILE", help="send FILE (or standard input) as it is: a prepared RFC 5322 message")
-    message.add_argument("-t", dest="from_headers", action="store_true", help="recipients from the message's To, Cc and Bcc (as sendmail -t); implies --raw")
+    message.add_argument(
+        "--attach",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="attach FILE (repeat for more)",
+    )
+    message.add_argument(
+        "--header", action="append", default=[], metavar="'NAME: VALUE'", help="an extra header"
+    )
+    message.add_argument(
+        "--raw",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="send FILE (or standard input) as it is: a prepared RFC 5322 message",
+    )
+    message.add_argument(
+        "-t",
+        dest="from_headers",
+        action="store_true",
+        help="recipients from the message's To, Cc and Bcc (as sendmail -t); implies --raw",
+    )
     route = parser.add_argument_group("where it goes")
-    route.add_argument("--server", metavar="HOST[:PORT]", help="send through this server (default: each recipient domain's MX)")
-    route.add_argument("--profile", metavar="NAME", help="a profile from the profiles file (smtpshell config)")
+    route.add_argument(
+        "--server",
+        metavar="HOST[:PORT]",
+        help="send through this server (default: each recipient domain's MX)",
+    )
+    route.add_argument(
+        "--profile", metavar="NAME", help="a profile from the profiles file (smtpshell config)"
+    )
     tls = route.add_mutually_exclusive_group()
     tls.add_argument("--tls", action="store_true", help="implicit TLS (port 465 unless given)")
-    tls.add_argument("--starttls", action="store_true", help="STARTTLS, required: never go on in plain text")
-    route.add_argument("--user", metavar="NAME", help=f"log in as NAME (password from ${PASSWORD_VARIABLE} or asked)")
-    route.add_argument("--cafile", type=ca_file, metavar="PEM", help="trust the CA certificates in PEM")
-    route.add_argument("--insecure", action="store_true", help="do not verify the server certificate")
+    tls.add_argument(
+        "--starttls", action="store_true", help="STARTTLS, required: never go on in plain text"
+    )
+    route.add_argument(
+        "--user",
+        metavar="NAME",
+        help=f"log in as NAME (password from ${PASSWORD_VARIABLE} or asked)",
+    )
+    route.add_argument(
+        "--cafile", type=ca_file, metavar="PEM", help="trust the CA certificates in PEM"
+    )
+    route.add_argument(
+        "--insecure", action="store_true", help="do not verify the server certificate"
+    )
     route.add_argument("--helo", metavar="NAME", help=f"name for EHLO (default {DEFAULT_HELO})")
-    route.add_argument("--timeout", type=seconds_up_to(86400), metavar="SECONDS", help=f"time-out for each wait (default {DEFAULT_TIMEOUT:g})")
-    route.add_argument("--nameserver", metavar="HOST[:PORT]", help="DNS resolver for MX lookups (default: $SMTPSHELL_NAMESERVER, else the system's)")
-    route.add_argument("--mx-port", type=port_number, default=25, metavar="N", help="the port of the mail exchangers (default 25; other values are for tests)")
+    route.add_argument(
+        "--timeout",
+        type=seconds_up_to(86400),
+        metavar="SECONDS",
+        help=f"time-out for each wait (default {DEFAULT_TIMEOUT:g})",
+    )
+    route.add_argument(
+        "--nameserver",
+        metavar="HOST[:PORT]",
+        help="DNS resolver for MX lookups (default: $SMTPSHELL_NAMESERVER, else the system's)",
+    )
+    route.add_argument(
+        "--mx-port",
+        type=port_number,
+        default=25,
+        metavar="N",
+        help="the port of the mail exchangers (default 25; other values are for tests)",
+    )
     report_group = parser.add_argument_group("what it shows")
-    report_group.add_argument("--json", action="store_true", help="print a JSON summary on standard output")
-    report_group.add_argument("-v", "--verbose", action="store_true", help="show the SMTP conversation (secrets hidden)")
+    report_group.add_argument(
+        "--json", action="store_true", help="print a JSON summary on standard output"
+    )
+    report_group.add_argument(
+        "-v", "--verbose", action="store_true", help="show the SMTP conversation (secrets hidden)"
+    )
     report_group.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    report_group.add_argument("--dry-run", action="store_true", help="print the envelope and message; send nothing")
-    report_group.add_argument("--record", type=Path, metavar="FILE", help="write the conversation as a transcript (smtpshell replay FILE)")
-    report_group.add_argument("--force", action="store_true", help="let --record replace an existing FILE")  # fmt: skip
+    report_group.add_argument(
+        "--dry-run", action="store_true", help="print the envelope and message; send nothing"
+    )
+    report_group.add_argument(
+        "--record",
+        type=Path,
+        metavar="FILE",
+        help="write the conversation as a transcript (smtpshell replay FILE)",
+    )
+    report_group.add_argument(
+        "--force", action="store_true", help="let --record replace an existing FILE"
+    )
 
 
 @dataclass(frozen=True)
@@ -108,35 +185,44 @@ class Streams:
 def run(
     options: argparse.Namespace,
     streams: Streams,
-    profiles_path: Path | None,
+    profiles_path: Path,
+    ask: Callable[[str], str] | None,
     listeners: Sequence[Listener] = (),
 ) -> int:
-    """Send as ``options`` say; the exit status (``SendStatus``)."""
+    """Send as ``options`` say; the exit status (``SendStatus``). ``ask`` reads a
+    password on a terminal (None: there is none to ask on)."""
     profile = _profile(options, profiles_path)
-    message = _message(options, streams, profile)
-    if options.dry_run:
-        from smtpshell.send.preview import preview
+    with _message(options, streams, profile) as message:
+        if options.dry_run:
+            from smtpshell.send.preview import preview_lines
 
-        for line in preview(message):
-            streams.stdout.write(line)
-        return SendStatus.OK
-    route = _route(options, profile, streams.environ, message.recipients)
-    policy = _policy(options, profile, streams, route)
-    shown: list[Listener] = list(listeners)
-    if options.verbose:
-        shown.append(_conversation(streams.stderr))
-    progress = _progress(streams.stderr, message.size, options)
-    try:
-        deliveries = asyncio.run(_deliver(message, route, policy, shown, progress))
-    finally:
-        if progress is not None:
-            progress(-1)
-    if options.json:
-        document = report(deliveries, message.sender, message.size)
-        streams.stdout.write(json.dumps(document, indent=2) + "\n")
-    elif not options.quiet:
-        _summarise(deliveries, streams.stderr)
+            streams.stdout.writelines(preview_lines(message))
+            streams.stdout.flush()
+            return SendStatus.OK
+        route = _route(options, profile, streams.environ, message.recipients)
+        policy = _policy(options, profile, profiles_path, streams, ask)
+        shown: list[Listener] = list(listeners)
+        if options.verbose:
+            shown.append(_conversation(streams.stderr))
+        progress = _progress(streams.stderr, message.size * _copies(route, message), options)
+        try:
+            deliveries = asyncio.run(_deliver(message, route, policy, shown, progress))
+        finally:
+            if progress is not None:
+                progress(-1)
+        if options.json:
+            document = report(deliveries, message.sender, message.size)
+            streams.stdout.write(json.dumps(document, indent=2) + "\n")
+        elif not options.quiet:
+            _summarise(deliveries, streams.stderr)
     return exit_status(deliveries)
+
+
+def _copies(route: Route, message: OutgoingMessage) -> int:
+    """How many times the message goes out: once per domain when delivered direct."""
+    from smtpshell.send.routing import Direct, split_by_domain
+
+    return len(split_by_domain(message.recipients)) if isinstance(route, Direct) else 1
 
 
 async def _deliver(
@@ -154,25 +240,23 @@ async def _deliver(
 # -- the message ---------------------------------------------------------------
 
 
-def _profile(options: argparse.Namespace, path: Path | None) -> Profile | None:
+def _profile(options: argparse.Namespace, path: Path) -> Profile | None:
     if options.profile is None:
         return None
     from smtpshell.core.profiles import load_profiles
 
-    if path is None:
-        raise UsageError("--profile: no profiles file (smtpshell config init writes one)")
     return load_profiles(path).get(options.profile)
 
 
 def _sender(options: argparse.Namespace, profile: Profile | None) -> str | None:
-    sender = options.sender
-    if sender is None and profile is not None:
-        sender = profile.sender or (profile.user if profile.user and "@" in profile.user else None)
-    if sender is None and options.user and "@" in options.user:
-        sender = options.user
-    if sender is not None and "@" not in sender and profile is not None and profile.rewrite_domain:
-        sender = f"{sender}@{profile.rewrite_domain}"  # ssmtp's rewriteDomain
-    return sender
+    if options.sender is not None:
+        sender = str(options.sender)
+        return sender if profile is None else profile.qualify(sender)
+    if profile is not None and profile.default_sender:
+        return profile.default_sender
+    if options.user and "@" in options.user:
+        return str(options.user)
+    return None
 
 
 def _message(
@@ -233,7 +317,7 @@ def _body_text(options: argparse.Namespace, streams: Streams) -> str:
     if options.body is not None:
         return str(options.body)
     if options.body_file is not None:
-        data = options.body_file.read_bytes()
+        data: bytes = options.body_file.read_bytes()
         where = str(options.body_file)
     else:
         if streams.stdin.isatty():
@@ -261,14 +345,12 @@ def _route(
     from smtpshell.send.routing import Direct, ViaServer
 
     mode = TlsMode.IMPLICIT if options.tls else TlsMode.STARTTLS if options.starttls else None
-    base = profile.connect_options() if profile is not None else ConnectOptions()
-    server = options.server or base.host and str(base.endpoint)
-    timeout = options.timeout or base.timeout or DEFAULT_TIMEOUT
-    if server:
-        given = ConnectOptions.parse(options.server, mode=mode) if options.server else ConnectOptions(mode=mode)
+    timeout = options.timeout or (profile.timeout if profile is not None else DEFAULT_TIMEOUT)
+    if options.server or profile is not None:
+        # The command line wins, field by field, over the profile.
+        base = profile.connect_options() if profile is not None else ConnectOptions()
+        given = ConnectOptions.parse(options.server, mode=mode)
         merged = given.over(base)
-        import dataclasses
-
         return ViaServer(
             dataclasses.replace(
                 merged,
@@ -279,12 +361,15 @@ def _route(
             )
         )
     if options.user:
-        raise UsageError("--user needs --server or --profile: direct delivery to MX hosts does not log in")
+        raise UsageError("--user needs --server or --profile: direct delivery does not log in")
     if mode is not None:
-        raise UsageError("--tls and --starttls need --server or --profile (direct delivery uses STARTTLS when offered)")
+        raise UsageError(
+            "--tls and --starttls need --server or --profile "
+            "(direct delivery uses STARTTLS whenever a mail exchanger offers it)"
+        )
     for address in recipients:
         if "@" not in address:
-            raise UsageError(f"{inert(address)}: no domain to look up (direct delivery needs user@domain)")
+            raise UsageError(f"{inert(address)}: no domain to deliver to (user@domain)")
     from smtpshell.core.dns import ResolverConfig, ResolverConfigError
     from smtpshell.core.tls import TlsSettings
 
@@ -296,52 +381,52 @@ def _route(
 
 
 def _policy(
-    options: argparse.Namespace, profile: Profile | None, streams: Streams, route: Route
+    options: argparse.Namespace,
+    profile: Profile | None,
+    profiles_path: Path,
+    streams: Streams,
+    ask: Callable[[str], str] | None,
 ) -> Policy:
-    from smtpshell.send.routing import Direct
     from smtpshell.send.transaction import Credentials, Policy
 
-    helo = options.helo or (profile.helo if profile is not None and profile.helo else DEFAULT_HELO)
+    helo = options.helo or (profile.helo if profile is not None else DEFAULT_HELO)
     user = options.user or (profile.user if profile is not None else None)
     credentials = None
     if user:
-        credentials = Credentials(user, _password(options, profile, streams, user))
+        password = _password(options, profile, profiles_path, streams, ask, user)
+        mechanism = profile.auth_mechanism if profile is not None else None
+        credentials = Credentials(user, password, mechanism)
     return Policy(
         helo=helo,
         credentials=credentials,
         allow_cleartext_auth=profile is not None and profile.allow_plain_auth_without_tls,
-        opportunistic_tls=isinstance(route, Direct),
+        opportunistic_tls=options.server is None and profile is None,
     )
 
 
 def _password(
-    options: argparse.Namespace, profile: Profile | None, streams: Streams, user: str
+    options: argparse.Namespace,
+    profile: Profile | None,
+    profiles_path: Path,
+    streams: Streams,
+    ask: Callable[[str], str] | None,
+    user: str,
 ) -> str:
-    ask = _asker(streams)
     if profile is not None and not options.user:
         from smtpshell.core.password_sources import resolve_password
 
-        found = resolve_password(profile, streams.environ, ask)
-        for warning in found.warnings:
+        secret = resolve_password(profile, profiles_path, streams.environ, ask)
+        for warning in secret.warnings:
             streams.stderr.write(f"smtpshell send: warning: {warning}\n")
-        return found.value
-    if PASSWORD_VARIABLE in streams.environ:
+        return secret.value
+    if streams.environ.get(PASSWORD_VARIABLE):
         return streams.environ[PASSWORD_VARIABLE]
     if ask is None:
-        raise UsageError(f"no password for {inert(user)}: set ${PASSWORD_VARIABLE}, or use a profile")
+        raise UsageError(
+            f"no password for {inert(user)}: set ${PASSWORD_VARIABLE}, or use a profile "
+            "(smtpshell config init)"
+        )
     return ask(f"Password for {inert(user)}: ")
-
-
-def _asker(streams: Streams) -> Callable[[str], str] | None:
-    """A prompt that reads a password with echo off, when there is a terminal."""
-    try:
-        with open("/dev/tty", "rb"):
-            pass
-    except OSError:
-        return None
-    import getpass
-
-    return lambda question: getpass.getpass(question, stream=sys.stderr)
 
 
 # -- what is shown -------------------------------------------------------------
@@ -355,7 +440,9 @@ def _conversation(stream: TextIO) -> Listener:
     return EventRenderer(console, echo_user=True)
 
 
-def _progress(stream: TextIO, size: int, options: argparse.Namespace) -> Callable[[int], None] | None:
+def _progress(
+    stream: TextIO, size: int, options: argparse.Namespace
+) -> Callable[[int], None] | None:
     if options.quiet or options.json or size < PROGRESS_THRESHOLD or not stream.isatty():
         return None
     from smtpshell.send.progress import ProgressBar

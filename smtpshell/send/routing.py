@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smtpshell.core.direct import NullMxError, connect_direct, describe
 from smtpshell.core.dns import ResolverConfig
@@ -48,7 +48,7 @@ class Direct:
 
     resolver: ResolverConfig
     port: int = 25
-    tls: TlsSettings = TlsSettings()
+    tls: TlsSettings = field(default_factory=TlsSettings)
     timeout: float = 30.0
 
 

@@ -10,6 +10,7 @@ recipient is something to report, not a crash; only a bug raises.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 import time
@@ -179,10 +180,10 @@ async def _transact(
     progress: Callable[[int], None] | None,
 ) -> None:
     capabilities = await _hello(session, policy)
-    if policy.opportunistic_tls and session.tls is None and capabilities is not None:
-        if capabilities.has("STARTTLS"):
-            await _ask(session, "STARTTLS", Stage.STARTTLS)
-            capabilities = await _hello(session, policy)
+    offered_tls = capabilities is not None and capabilities.has("STARTTLS")
+    if policy.opportunistic_tls and session.tls is None and offered_tls:
+        await _ask(session, "STARTTLS", Stage.STARTTLS)
+        capabilities = await _hello(session, policy)
     if session.tls is not None:
         delivery.tls = session.tls.version
     if policy.credentials is not None:
@@ -258,7 +259,8 @@ def _no_mechanism(
             "the password readable on the network: use --starttls or --tls (or allow it in "
             "the profile with allow_plain_auth_without_tls)"
         )
-    return f"the server offers {' '.join(offered)}; smtpshell can run {', '.join(SUPPORTED_MECHANISMS)}"
+    known = ", ".join(SUPPORTED_MECHANISMS)
+    return f"the server offers {' '.join(offered)}; smtpshell can run {known}"
 
 
 def _check_fit(message: Message, capabilities: Capabilities | None) -> None:
@@ -368,8 +370,6 @@ def _counting(chunks: Iterator[bytes], progress: Callable[[int], None]) -> Itera
 async def _quit(session: Session) -> None:
     """QUIT politely when the connection is still up, then close."""
     if session.connected and not session.in_data:
-        try:
+        with contextlib.suppress(SmtpShellError):  # the server left first: fine
             await session.send("QUIT", Origin.AUTO)
-        except SmtpShellError:
-            pass  # the server left first: nothing more is owed
     await session.close()
