@@ -38,6 +38,8 @@ implicit TLS, with coloured replies and helpers.
 subcommands:
   smtpshell serve ...    run the embedded local SMTP server (smtpshell serve --help)
   smtpshell replay ...   replay transcripts against a server as tests (smtpshell replay --help)
+  smtpshell send ...     send a message, composed or prepared (smtpshell send --help)
+  smtpshell config ...   profiles for send and connect (smtpshell config --help)
 """
 
 
@@ -232,9 +234,40 @@ def _replay(args: list[str], env: Environment) -> int:
     return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
 
 
+def _send(args: list[str], env: Environment) -> int:
+    from smtpshell.cli.config_command import password_asker, profiles_path
+    from smtpshell.send import command
+
+    parser = ArgumentParser(prog="smtpshell send")
+    command.configure_parser(parser)
+    options = parser.parse_args(args)
+    command.check_options(options)
+    streams = command.Streams(env.stdin, env.stdout, env.stderr, env.environ)
+    if options.record is None:
+        return command.run(options, streams, profiles_path(env), password_asker(env))
+    from smtpshell.replay.recorder import TranscriptRecorder, open_recording
+
+    with open_recording(options.record, options.force) as file:
+        recorder = TranscriptRecorder(file)
+        try:
+            return command.run(
+                options, streams, profiles_path(env), password_asker(env), [recorder]
+            )
+        finally:
+            recorder.close()
+
+
+def _config(args: list[str], env: Environment) -> int:
+    from smtpshell.cli.config_command import run_config
+
+    return run_config(args, env)
+
+
 _SUBCOMMANDS: dict[str, Callable[[list[str], Environment], int]] = {
     "serve": _serve,
     "replay": _replay,
+    "send": _send,
+    "config": _config,
 }
 
 

@@ -174,6 +174,17 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_options(options: argparse.Namespace) -> None:
+    """What can be refused from the options alone, before any file is touched."""
+    if options.force and options.record is None:
+        raise UsageError("--force goes with --record FILE")
+    if options.record is not None and options.server is None and options.profile is None:
+        # Direct delivery makes a connection per domain; a transcript replays one.
+        raise UsageError("--record records one connection: give --server or --profile")
+    if options.json and options.dry_run:
+        raise UsageError("--json reports on a delivery; --dry-run makes none")
+
+
 @dataclass(frozen=True)
 class Streams:
     stdin: TextIO
