@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -120,7 +121,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     tls = route.add_mutually_exclusive_group()
     tls.add_argument("--tls", action="store_true", help="implicit TLS (port 465 unless given)")
     tls.add_argument(
-        "--starttls", action="store_true", help="STARTTLS, required: never go on in plain text"
+        "--starttls",
+        action="store_true",
+        help="STARTTLS, required and verified: never go on in plain text (direct delivery: "
+        "required of every MX, certificate valid for its name)",
     )
     route.add_argument(
         "--user",
@@ -318,10 +322,11 @@ def _raw(
 
 
 def _binary(stream: TextIO) -> BinaryIO:
+    """Standard input as bytes: its buffer, or (a stream without one) its text as UTF-8."""
     buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        raise UsageError("standard input cannot be read as bytes")
-    return buffer  # type: ignore[no-any-return]
+    if buffer is not None:
+        return buffer  # type: ignore[no-any-return]
+    return io.BytesIO(stream.read().encode("utf-8", "surrogateescape"))
 
 
 def _body_text(options: argparse.Namespace, streams: Streams) -> str:
@@ -373,11 +378,8 @@ def _route(
         )
     if options.user:
         raise UsageError("--user needs --server or --profile: direct delivery does not log in")
-    if mode is not None:
-        raise UsageError(
-            "--tls and --starttls need --server or --profile "
-            "(direct delivery uses STARTTLS whenever a mail exchanger offers it)"
-        )
+    if options.tls:
+        raise UsageError("--tls needs --server: mail exchangers take STARTTLS on port 25")
     for address in recipients:
         if "@" not in address:
             raise UsageError(f"{inert(address)}: no domain to deliver to (user@domain)")
@@ -388,7 +390,8 @@ def _route(
         resolver = ResolverConfig.from_env(options.nameserver, timeout=timeout, environ=environ)
     except ResolverConfigError as exc:
         raise UsageError(f"--nameserver: {exc}") from exc
-    return Direct(resolver, options.mx_port, TlsSettings(options.cafile, options.insecure), timeout)
+    settings = TlsSettings(options.cafile, options.insecure)
+    return Direct(resolver, options.mx_port, settings, timeout, require_tls=options.starttls)
 
 
 def _policy(
@@ -411,7 +414,8 @@ def _policy(
         helo=helo,
         credentials=credentials,
         allow_cleartext_auth=profile is not None and profile.allow_plain_auth_without_tls,
-        opportunistic_tls=options.server is None and profile is None,
+        # Direct delivery without --starttls: STARTTLS whenever it is offered.
+        opportunistic_tls=options.server is None and profile is None and not options.starttls,
     )
 
 

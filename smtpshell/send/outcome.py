@@ -97,6 +97,7 @@ def _delivery(delivery: Delivery) -> dict[str, Any]:
         "domain": delivery.domain,
         "server": delivery.server or None,
         "tls": delivery.tls,
+        "tls_verified": delivery.tls_verified,
         "recipients": [
             {
                 "address": outcome.address,

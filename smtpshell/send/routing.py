@@ -9,17 +9,19 @@ does (``core/direct.py``), with the same resolver.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from smtpshell.core.direct import NullMxError, connect_direct, describe
+from smtpshell.core.direct import NoExchangerReached, NullMxError, connect_direct, describe
 from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.events import Listener
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.core.tls import TlsSettings
 from smtpshell.errors import SmtpShellError, TlsError
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.send.transaction import (
     Delivery,
     Failure,
@@ -44,12 +46,20 @@ class ViaServer:
 
 @dataclass(frozen=True)
 class Direct:
-    """Each recipient domain's own mail exchangers."""
+    """Each recipient domain's own mail exchangers.
+
+    TLS is opportunistic unless ``require_tls``: STARTTLS whenever an exchanger
+    offers it, its certificate not required to verify (RFC 7435; Postfix's
+    ``smtp_tls_security_level = may``), since most MX certificates are not checked by
+    anyone and no password is sent. With ``require_tls`` an exchanger without
+    STARTTLS, or with a certificate not valid for its MX name, gets nothing.
+    """
 
     resolver: ResolverConfig
     port: int = 25
     tls: TlsSettings = field(default_factory=TlsSettings)
     timeout: float = 30.0
+    require_tls: bool = False
 
 
 Route = ViaServer | Direct
@@ -140,10 +150,18 @@ async def _direct(
     session = _session(route.timeout, listeners)
     started = time.perf_counter()
     try:
+        mode = TlsMode.STARTTLS if route.require_tls else TlsMode.PLAIN
+        # Opportunistic: encrypt when offered, whatever the certificate.
+        tls = route.tls if route.require_tls else dataclasses.replace(route.tls, insecure=True)
         reached = await connect_direct(
-            session, delivery.domain, route.resolver, port=route.port, tls=route.tls,
+            session, delivery.domain, route.resolver, port=route.port, mode=mode, tls=tls,
             helo=policy.helo,
         )  # fmt: skip
+    except NoExchangerReached as exc:
+        await session.close()
+        stage = Stage.STARTTLS if exc.tls_failed else Stage.CONNECT
+        delivery.failure = Failure(stage, str(exc))
+        return delivery
     except NullMxError as exc:
         await session.close()
         # RFC 7505 3: a null MX is a permanent refusal of every address there.

@@ -116,6 +116,7 @@ class Delivery:
     server: str = ""  # "host [address]:port", once connected
     domain: str | None = None  # the recipient domain, for direct delivery
     tls: str | None = None  # the TLS version in use, None in plain text
+    tls_verified: bool = False  # the certificate was verified for the server's name
     message_reply: Reply | None = None
     failure: Failure | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -186,6 +187,7 @@ async def _transact(
         capabilities = await _hello(session, policy)
     if session.tls is not None:
         delivery.tls = session.tls.version
+        delivery.tls_verified = session.tls.verified
     if policy.credentials is not None:
         await _login(session, delivery, capabilities, policy)
     _check_fit(message, capabilities)
