@@ -136,7 +136,7 @@ class Delivery:
         return found.group(1) if found else None
 
 
-class _Stop(Exception):
+class _Stop(SmtpShellError):
     """Ends a transaction early with its failure."""
 
     def __init__(self, failure: Failure) -> None:
