@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import sys
@@ -147,12 +146,17 @@ def _target(options: argparse.Namespace) -> ConnectOptions | None:
 
 
 def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Environment) -> int:
-    from smtpshell.render.theme import make_console
+    # Imported here, not at the top: --version and --help need none of it.
+    import asyncio
+
+    from smtpshell.render.plain import make_printer
     from smtpshell.shell.app import Shell, ShellConfig
 
     colour = _colour(env)
-    console = make_console(env.stdout, colour=colour)
-    err_console = None if env.interactive else make_console(env.stderr, colour=colour)
+    # Without colour (a pipe, a file, NO_COLOR) lines are written as they are:
+    # rich is imported only by a command that shows a table.
+    console = make_printer(env.stdout, colour)
+    err_console = None if env.interactive else make_printer(env.stderr, colour)
     resolver = _resolver(options, env)  # a usage error before anything is created
     config = ShellConfig(
         history_file=_history_file(options, env),
@@ -168,8 +172,13 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         # UTF-8 survive as surrogates: an 8-bit message body is sent as it is.
         env.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
     shell = Shell(console, config, interactive=env.interactive, err_console=err_console)
+    if env.interactive:
+        # prompt_toolkit imports ctypes as each prompt starts (to save and restore
+        # the SIGINT handler); imported now, before connecting, it no longer sits
+        # between the server's greeting and the first prompt.
+        import ctypes  # noqa: F401
     if target is None and env.interactive:
-        console.print(NOT_CONNECTED, style="notice", markup=False, highlight=False)
+        console.print(NOT_CONNECTED, style="notice")
     return asyncio.run(shell.run(target, env.stdin))
 
 

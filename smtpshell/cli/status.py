@@ -11,7 +11,7 @@ reply, 20 to 29 by stage as swaks numbers them: ``smtpshell.shell.batch.ReplySta
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from smtpshell.errors import HelpRequested, SmtpShellError, UsageError, UsageProblems
 
@@ -27,9 +27,9 @@ class ExitStatus(enum.IntEnum):
 EXPECTED = (SmtpShellError, OSError, KeyboardInterrupt)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What to show and how to exit."""
+class Outcome(NamedTuple):
+    """What to show and how to exit. (A NamedTuple: ``dataclasses`` would import
+    ``inspect`` on every start, ``--version`` included.)"""
 
     message: str  # the line to show, newline included ("" shows nothing)
     status: ExitStatus

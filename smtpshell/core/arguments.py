@@ -4,12 +4,15 @@ The command line, the shell's ``connect`` and ``replay`` read ``--tls``,
 ``--starttls``, ``--cafile`` and the rest with these, so the options mean the same
 everywhere and all build the same :class:`ConnectOptions`. Nothing here prints:
 usage errors raise :class:`UsageError`, ``--help`` raises :class:`HelpRequested`.
+
+Building a parser imports nothing but argparse: ``--help`` and ``--version`` stop
+there. What reading the options needs (the options type, endpoints, ssl for a CA
+file) is imported by the function that reads them.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -17,10 +20,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
-from smtpshell.core.tls import check_ca_file
+    from smtpshell.core.options import ConnectOptions
+
+from smtpshell.core.defaults import DEFAULT_HELO, DEFAULT_TIMEOUT
 from smtpshell.errors import HelpRequested, TlsError, UsageError
-from smtpshell.protocol.endpoint import EndpointError, TlsMode, parse_port, split_host_port
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -83,6 +86,11 @@ def connect_options(
     The mode is None when neither ``--tls`` nor ``--starttls`` was given, so that
     ``replay`` can tell it from an explicit choice.
     """
+    import dataclasses
+
+    from smtpshell.core.options import ConnectOptions
+    from smtpshell.protocol.endpoint import TlsMode, parse_port
+
     mode = TlsMode.IMPLICIT if args.tls else TlsMode.STARTTLS if args.starttls else None
     if port is not None:
         _check_port_apart(address, port)
@@ -100,6 +108,8 @@ def connect_options(
 
 
 def _check_port_apart(address: str | None, port: str) -> None:
+    from smtpshell.protocol.endpoint import split_host_port
+
     if address is None:
         raise UsageError(f"a port ({port}) but no host: write HOST PORT or HOST:PORT")
     if split_host_port(address)[1] is not None:
@@ -140,6 +150,8 @@ def seconds_up_to(limit: float, what: str = "time-out") -> Callable[[str], float
 
 def ca_file(text: str) -> Path:
     """An argparse type: a file of CA certificates, checked before anything connects."""
+    from smtpshell.core.tls import check_ca_file
+
     path = Path(text).expanduser()
     try:
         check_ca_file(path)
@@ -150,6 +162,8 @@ def ca_file(text: str) -> Path:
 
 def port_number(text: str) -> int:
     """An argparse type: a port from 1 to 65535."""
+    from smtpshell.protocol.endpoint import EndpointError, parse_port
+
     try:
         return parse_port(text)
     except EndpointError as exc:

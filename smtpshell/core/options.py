@@ -10,13 +10,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from smtpshell.core.tls import TlsSettings
+from smtpshell.core.defaults import DEFAULT_HELO, DEFAULT_TIMEOUT
 from smtpshell.errors import UsageError
 from smtpshell.protocol.endpoint import Endpoint, TlsMode, parse_endpoint
 
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_HELO = "localhost"
+if TYPE_CHECKING:
+    from smtpshell.core.tls import TlsSettings
+
+__all__ = ["DEFAULT_HELO", "DEFAULT_TIMEOUT", "ConnectOptions"]
 
 
 @dataclass(frozen=True)
@@ -71,4 +74,7 @@ class ConnectOptions:
 
     @property
     def tls(self) -> TlsSettings:
+        # core.tls brings ssl: the command line reads options for --help too.
+        from smtpshell.core.tls import TlsSettings
+
         return TlsSettings(self.cafile, self.insecure)

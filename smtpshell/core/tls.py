@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ssl
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smtpshell.errors import TlsError
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.inert import inert
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # OpenSSL X509_V_ERR_* codes worth explaining (x509_vfy.h).
 _VERIFY_REASONS = {
@@ -137,6 +141,8 @@ def _names_hint(certificate: CertificateInfo | None) -> str:
 
 
 def _validity(code: int, certificate: CertificateInfo) -> str:
+    from datetime import UTC, datetime  # only to explain a refused certificate
+
     now = datetime.now(UTC)
     if code == 10:
         days = (now - certificate.not_after).days
@@ -165,29 +171,64 @@ class CertificateInfo:
     sha256: str  # colon-separated upper-case hex, as openssl prints it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TlsInfo:
+    """What a handshake agreed on, and the server's certificate.
+
+    The certificate is read from its DER bytes when first asked for (the ``tls``
+    command, a refusal to explain, a recording's comment): the parser,
+    cryptography, costs tens of milliseconds to import, and most sessions never
+    look at it.
+    """
+
     version: str
     cipher: str
     bits: int
     verified: bool
-    certificate: CertificateInfo | None
+    _given: CertificateInfo | None
+    _der: bytes | None = field(repr=False)
+
+    def __init__(
+        self,
+        version: str,
+        cipher: str,
+        bits: int,
+        verified: bool,
+        certificate: CertificateInfo | None = None,
+        *,
+        der: bytes | None = None,
+    ) -> None:
+        # Frozen: set as dataclasses itself does.
+        for name, value in (
+            ("version", version),
+            ("cipher", cipher),
+            ("bits", bits),
+            ("verified", verified),
+            ("_given", certificate),
+            ("_der", der if certificate is None else None),
+        ):
+            object.__setattr__(self, name, value)
+
+    @functools.cached_property
+    def certificate(self) -> CertificateInfo | None:
+        if self._given is not None or self._der is None:
+            return self._given
+        return describe_certificate(self._der)
 
 
 def tls_info(ssl_object: ssl.SSLObject | ssl.SSLSocket, verified: bool) -> TlsInfo:
     cipher = ssl_object.cipher() or ("?", "?", 0)
-    der = ssl_object.getpeercert(binary_form=True)
     return TlsInfo(
         version=ssl_object.version() or "?",
         cipher=cipher[0],
         bits=cipher[2] or 0,
         verified=verified,
-        certificate=describe_certificate(der) if der else None,
+        der=ssl_object.getpeercert(binary_form=True) or None,
     )
 
 
 def describe_certificate(der: bytes) -> CertificateInfo:
-    # cryptography is heavy to import; only needed once a handshake has happened.
+    # cryptography is heavy to import: only when a certificate is looked at.
     from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)

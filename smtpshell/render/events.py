@@ -1,7 +1,9 @@
-"""Turns session events into coloured lines on a rich console."""
+"""Turns session events into coloured lines on a rich console, or plain lines on a
+:class:`PlainConsole` (no colour wanted: rich is then never imported)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from smtpshell.core.events import (
@@ -18,9 +20,9 @@ from smtpshell.core.tls import TlsInfo
 from smtpshell.protocol.auth import decode_challenge
 from smtpshell.protocol.inert import inert
 from smtpshell.protocol.reply import Reply, ReplyClass, split_enhanced
+from smtpshell.render.plain import PlainConsole, Printer
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.text import Text
 
 _CLASS_STYLE = {
@@ -37,21 +39,31 @@ def reply_text(reply: Reply, decode_334: bool = True) -> Text:
     from rich.text import Text
 
     out = Text()
+    for part, style in _reply_parts(reply, decode_334):
+        out.append(part, style=style)
+    return out
+
+
+def reply_plain(reply: Reply, decode_334: bool = True) -> str:
+    """:func:`reply_text` without its colours: the same characters."""
+    return "".join(part for part, _ in _reply_parts(reply, decode_334))
+
+
+def _reply_parts(reply: Reply, decode_334: bool) -> Iterator[tuple[str, str | None]]:
     style = _CLASS_STYLE[reply.kind]
     for index, line in enumerate(reply.wire_lines()):
         if index:
-            out.append("\n")
-        out.append(line[:3], style=style)
-        out.append(line[3:4])
+            yield "\n", None
+        yield line[:3], style
+        yield line[3:4], None
         enhanced, rest = split_enhanced(line[4:])
         if enhanced:
-            out.append(enhanced, style="reply.enhanced")
-        out.append(inert(rest), style="reply.text")
+            yield enhanced, "reply.enhanced"
+        yield inert(rest), "reply.text"
     if decode_334 and reply.code == 334 and len(reply.lines) == 1:
         decoded = decode_challenge(reply.lines[0])
         if decoded is not None and decoded.isprintable():
-            out.append(f"   ({inert(decoded)})", style="reply.decoded")
-    return out
+            yield f"   ({inert(decoded)})", "reply.decoded"
 
 
 def tls_summary(info: TlsInfo) -> str:
@@ -63,16 +75,18 @@ class EventRenderer:
     """Prints events. ``echo_user`` shows lines the user typed (off in the shell:
     the prompt already left them on screen)."""
 
-    def __init__(self, console: Console, echo_user: bool = False) -> None:
+    def __init__(self, console: Printer, echo_user: bool = False) -> None:
         self.console = console
         self.echo_user = echo_user
+        # Without colour a reply is a plain string: no rich Text to build.
+        self._reply = reply_plain if isinstance(console, PlainConsole) else reply_text
 
     def __call__(self, event: Event) -> None:
         console = self.console
         if isinstance(event, Received):
             if event.unsolicited:
                 console.print("(unsolicited)", style="notice")
-            console.print(reply_text(event.reply))
+            console.print(self._reply(event.reply))
         elif isinstance(event, Sent):
             if event.origin is Origin.AUTO or self.echo_user:
                 console.print(f"> {inert(event.display)}", style="client")

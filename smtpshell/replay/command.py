@@ -7,24 +7,23 @@ files and missing variables (found before anything is sent).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.core.arguments import add_connect_arguments, connect_options
-from smtpshell.core.options import ConnectOptions
 from smtpshell.errors import UsageError
 from smtpshell.protocol.inert import inert
-from smtpshell.replay.load import discover, load_all, variable_values
-from smtpshell.replay.runner import ReplayResult, replay, target
-from smtpshell.transcript import Transcript, argument_problem
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from smtpshell.core.events import Listener
+    from smtpshell.core.options import ConnectOptions
     from smtpshell.replay.junit import JunitReport
+    from smtpshell.replay.runner import ReplayResult
+    from smtpshell.transcript import Transcript
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,8 +54,12 @@ def _jobs(text: str) -> int:
 def run(
     args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
 ) -> int:
-    from smtpshell.render.theme import make_console
+    # Here, not at the top: `smtpshell replay --help` needs only the parser above.
+    import asyncio
+
+    from smtpshell.replay.load import discover, load_all, variable_values
     from smtpshell.replay.report import summary_line
+    from smtpshell.replay.runner import target
 
     options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
@@ -71,14 +74,14 @@ def run(
             err.write(f"smtpshell replay: {inert(problem)}\n")
         return EXIT_USAGE
     report = _open_report(args.junit) if args.junit is not None else None
-    console = make_console(out, colour=colour)
+    output = _Output(out, colour, args.verbose)
     try:
-        results = asyncio.run(_replay_all(transcripts, options, args, colour, console))
+        results = asyncio.run(_replay_all(transcripts, options, args.jobs, output))
     except BaseException:
         if report is not None:
             report.close()
         raise
-    console.print(summary_line(results))
+    output.line(summary_line(results))
     if report is not None and (unwritten := _write_report(report, results)):
         err.write(f"smtpshell replay: {inert(unwritten)}\n")
         return EXIT_USAGE
@@ -87,6 +90,8 @@ def run(
 
 def _checked_address(address: str | None) -> str | None:
     """``--connect`` as given, if it can be used: one line now, not a traceback later."""
+    from smtpshell.transcript import argument_problem
+
     problem = argument_problem(address) if address is not None else None
     if problem is not None:
         raise UsageError(f"--connect: the address {problem}")
@@ -113,29 +118,69 @@ def _write_report(report: JunitReport, results: list[ReplayResult]) -> str | Non
     return None
 
 
-async def _replay_all(
-    transcripts: list[Transcript],
-    options: ConnectOptions,
-    args: argparse.Namespace,
-    colour: bool,
-    console: Console,
-) -> list[ReplayResult]:
-    from smtpshell.render.events import EventRenderer
-    from smtpshell.render.theme import make_console
-    from smtpshell.replay.report import print_result
+class _Output:
+    """Where results go: through rich when it has something to add (colour, or the
+    conversations of ``-v``), else as plain text with the same words, since rich
+    costs more to load and to print a line than a short transcript takes to replay."""
 
-    gate = asyncio.Semaphore(args.jobs)
+    def __init__(self, out: TextIO, colour: bool, verbose: bool) -> None:
+        self.out = out
+        self.colour = colour
+        self.verbose = verbose
+        self.console: Console | None = None
+        if colour or verbose:
+            from smtpshell.render.theme import make_console
+
+            self.console = make_console(out, colour=colour)
+
+    def listener(self) -> tuple[Listener | None, io.StringIO | None]:
+        """A renderer for one conversation (``-v``) and the buffer it writes to."""
+        if not self.verbose:
+            return None, None
+        from smtpshell.render.events import EventRenderer
+        from smtpshell.render.theme import make_console
+
+        buffer = io.StringIO()
+        return EventRenderer(make_console(buffer, colour=self.colour), echo_user=True), buffer
+
+    def result(self, result: ReplayResult, conversation: io.StringIO | None) -> None:
+        from smtpshell.replay.report import print_result, write_result
+
+        if conversation is not None:
+            self.out.write(conversation.getvalue())
+        if self.console is not None:
+            print_result(self.console, result)
+        else:
+            write_result(self.out, result)
+
+    def line(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text)
+        else:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+
+async def _replay_all(
+    transcripts: list[Transcript], options: ConnectOptions, jobs: int, output: _Output
+) -> list[ReplayResult]:
+    # --jobs is concurrency on one event loop, not processes: a replay waits on the
+    # server far more than it computes. Against a local Postfix on two cores the loop
+    # is busy a quarter of the time at any --jobs, since the server's own processes
+    # take the cores; another interpreter per job would only compete with them.
+    import asyncio
+
+    from smtpshell.replay.runner import replay
+
+    gate = asyncio.Semaphore(jobs)
 
     async def one(transcript: Transcript) -> ReplayResult:
         async with gate:
             # Each conversation is rendered apart and printed whole, so --jobs
             # never interleaves two of them.
-            buffer = io.StringIO()
-            renderer = EventRenderer(make_console(buffer, colour=colour), echo_user=True)
-            result = await replay(transcript, options, renderer if args.verbose else None)
-            if args.verbose:
-                console.file.write(buffer.getvalue())
-            print_result(console, result)
+            listener, conversation = output.listener()
+            result = await replay(transcript, options, listener)
+            output.result(result, conversation)
             return result
 
     return list(await asyncio.gather(*(one(t) for t in transcripts)))

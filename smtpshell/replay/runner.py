@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from smtpshell.core.events import Listener, Received
+from smtpshell.core.events import Closed, Listener, Received
 from smtpshell.core.options import ConnectOptions
 from smtpshell.core.session import Session
 from smtpshell.errors import SmtpShellError, StartTlsRefused, UsageError
@@ -68,13 +68,19 @@ class _Replay:
         self.transcript = transcript
         self.options = options
         self.session = Session(listener, timeout=options.timeout)
-        self.unsolicited: asyncio.Queue[Reply] = asyncio.Queue()
-        self.session.subscribe(self._collect_unsolicited)
+        # Unsolicited replies, then None once the connection has closed.
+        self.unsolicited: asyncio.Queue[Reply | None] = asyncio.Queue()
+        if transcript.closing is not None:
+            # Only a transcript that ends with an unsolicited reply reads them: the
+            # others spare a call per event.
+            self.session.subscribe(self._collect_unsolicited)
         self.done = 0
 
     def _collect_unsolicited(self, event: object) -> None:
         if isinstance(event, Received) and event.unsolicited:
             self.unsolicited.put_nowait(event.reply)
+        elif isinstance(event, Closed):
+            self.unsolicited.put_nowait(None)  # nothing more can come
 
     async def run(self) -> Mismatch | None:
         options = target(self.transcript, self.options)
@@ -180,6 +186,11 @@ class _Replay:
             reply = await asyncio.wait_for(self.unsolicited.get(), self.options.timeout)
         except TimeoutError:
             return Mismatch(expected.line, f"expected {expected.code} from the server, got nothing")
+        if reply is None:
+            return Mismatch(
+                expected.line,
+                f"expected {expected.code} from the server; the connection closed without it",
+            )
         return _check(expected, reply, "")
 
 

@@ -1,30 +1,26 @@
 """``smtpshell serve``: run the embedded server in the foreground until Ctrl-C.
 
-Importing this module stays cheap: aiosmtpd and cryptography load only when ``serve`` starts
-a server, so ``smtpshell --help`` does not pay for them.
+Importing this module stays cheap: the server (asyncio, sockets, threads), aiosmtpd
+and cryptography load only when ``serve`` starts one, so ``smtpshell serve --help``
+does not pay for them.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import shlex
-import signal
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.errors import UsageError
-from smtpshell.protocol.endpoint import EndpointError, parse_port
-from smtpshell.server.auth import parse_user_specs
-from smtpshell.server.embedded import (
-    EmbeddedServer,
-    ServerConfig,
-    format_address,
-    is_loopback,
-)
+
+if TYPE_CHECKING:
+    # The server itself (asyncio, sockets, threads) loads when it runs, not for --help.
+    from smtpshell.server.embedded import EmbeddedServer, ServerConfig
 
 
 def _port_number(text: str) -> int:
+    from smtpshell.protocol.endpoint import EndpointError, parse_port
+
     # Port 0 asks the system for any free port, as for bind(2).
     try:
         return parse_port(text, allow_zero=True)
@@ -81,6 +77,9 @@ def config_from_args(args: argparse.Namespace, data_dir: Path) -> ServerConfig:
 
     The maildir (unless ``--store``) and the certificates are kept in ``data_dir``.
     """
+    from smtpshell.server.auth import parse_user_specs
+    from smtpshell.server.embedded import ServerConfig
+
     users = parse_user_specs(args.users or [])
     if args.tls_port is not None and args.port == args.tls_port and args.port != 0:
         raise UsageError(f"--port and --tls-port must differ, both are {args.port}")
@@ -101,6 +100,10 @@ def _connectable_host(host: str) -> str:
 
 
 def _print_summary(server: EmbeddedServer, config: ServerConfig, out: TextIO) -> None:
+    import shlex
+
+    from smtpshell.server.embedded import format_address, is_loopback
+
     lines = [f"CA certificate: {server.ca_file}"]
     host = _connectable_host(config.host)
     if server.tls_port is not None:
@@ -124,6 +127,11 @@ def _print_summary(server: EmbeddedServer, config: ServerConfig, out: TextIO) ->
 
 
 async def _serve_until_stopped(config: ServerConfig, out: TextIO) -> None:
+    import asyncio
+    import signal
+
+    from smtpshell.server.embedded import EmbeddedServer
+
     def show(line: str) -> None:
         print(line, file=out, flush=True)
 
@@ -152,6 +160,8 @@ async def _serve_until_stopped(config: ServerConfig, out: TextIO) -> None:
 
 def serve(config: ServerConfig, out: TextIO) -> None:
     """Serve until Ctrl-C or SIGTERM; raises ``ServerError`` if the server cannot start."""
+    import asyncio
+
     try:
         asyncio.run(_serve_until_stopped(config, out))
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import sys
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -35,9 +36,15 @@ from smtpshell.shell.recording import Recording
 from smtpshell.shell.registry import asks_for_help
 
 if TYPE_CHECKING:
-    from prompt_toolkit import PromptSession
-    from rich.console import Console, RenderableType
+    from collections.abc import Iterator
 
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.formatted_text import FormattedText
+    from rich.console import RenderableType
+
+    from smtpshell.protocol.reply import Reply
+    from smtpshell.render.plain import Printer
+    from smtpshell.shell.pipelining import PipelinedEchoes
     from smtpshell.shell.registry import LocalCommand, Registry
 
 
@@ -62,12 +69,19 @@ class LineReader(Protocol):
 class Shell:
     """The REPL around one Session; to its local commands it is a CommandContext."""
 
+    # Interactive only (set by _run_interactive and the prompt's accept handler):
+    # the line sent as Enter accepted it, and the reply that waits for it.
+    _early: tuple[str, asyncio.Future[Reply]] | None = None
+    # The lines of a pipelined paste still to show, each under the reply before it.
+    _echoes: PipelinedEchoes | None = None
+    _accepted_prompt: FormattedText | None = None  # the prompt as Enter left it
+
     def __init__(
         self,
-        console: Console,
+        console: Printer,
         config: ShellConfig,
         interactive: bool = True,
-        err_console: Console | None = None,
+        err_console: Printer | None = None,
         registry: Registry | None = None,
     ) -> None:
         self.registry = registry if registry is not None else build_registry()
@@ -108,6 +122,8 @@ class Shell:
         if isinstance(event, Closed):
             self._last_closed = event.reason
             self._late.clear()
+            if self._echoes is not None:
+                self._echoes.flush()  # sent lines whose replies will never come
         elif isinstance(event, Received):
             self._status.replied(event)
             if not event.unsolicited and self._late:
@@ -120,6 +136,8 @@ class Shell:
 
         # Server replies may be counted instead of shown when they flood in.
         self._output.put(show, droppable=isinstance(event, Received))
+        if isinstance(event, Received) and not event.unsolicited and self._echoes is not None:
+            self._echoes.replied()  # the next pasted line of a group, under this reply
 
     def _say_dropped(self, count: int) -> None:
         self.console.print(
@@ -249,14 +267,17 @@ class Shell:
     async def _run_interactive(self, initial: ConnectOptions | None) -> int:
         from prompt_toolkit.patch_stdout import patch_stdout
 
+        from smtpshell.shell.pipelining import PipelinedEchoes
         from smtpshell.shell.prompt import above_prompt, build_prompt
 
+        self._echoes = PipelinedEchoes()
         self._prompt = prompt = build_prompt(
             self.session,
             self.registry,
             self.config.history_file,
             self._typing_secret,
             self._pasted,
+            self._send_early,
         )
         self._output.around = lambda: above_prompt(prompt)
         with patch_stdout(raw=True):
@@ -352,7 +373,8 @@ class Shell:
             self._secret_prompt = self.session.auth_pending or tail_secret
             try:
                 return await self._prompt.prompt_async(
-                    lambda: prompt_fragments(self.session), default=tail
+                    lambda: self._accepted_prompt or prompt_fragments(self.session),
+                    default=tail,
                 )
             except KeyboardInterrupt:
                 continue
@@ -360,6 +382,60 @@ class Shell:
                 if self.session.in_data:
                     return "."  # Ctrl-D ends the message, as "." does
                 return None
+            finally:
+                self._accepted_prompt = None
+                # Held since a line went out early. Shown from the next await on:
+                # by then the terminal is back in raw mode for the wait (_guarded),
+                # so a Ctrl-C prompted by the reply arrives as a key.
+                self._output.release()
+
+    def _send_early(self, text: str) -> None:
+        """Enter accepted ``text``: when it is an SMTP command for the server, send it
+        now, before prompt_toolkit redraws the line and leaves the prompt; the reply
+        is waited for, shown and counted as usual (``_handle_typed``). What needs
+        more than sending (local commands, AUTH answers, message text, refusals) is
+        left to ``handle``, as is a paste (its lines may go out as a group)."""
+        if self._pasted.accepting or "\n" in text or self._early is not None:
+            return
+        from smtpshell.shell.prompt import prompt_fragments
+
+        line = self._server_line(text)
+        if line is None or verb_of(line) == "AUTH":
+            # Not AUTH: a 334 arriving before the prompt is left would redraw the
+            # accepted line masked.
+            return
+        # The prompt is drawn once more, as accepted: as it is now, not as the
+        # reply may already have changed it (" data" after a 354).
+        self._accepted_prompt = prompt_fragments(self.session)
+        try:
+            future = self.session.send_nowait(line)
+        except SmtpShellError:
+            self._accepted_prompt = None
+            return  # handle() tries again and says why it cannot
+        self._early = (text, future)
+        # Output waits until the prompt is left: drawn now, a fast reply would land
+        # on the prompt's line before prompt_toolkit redraws it as accepted.
+        self._output.hold()
+
+    def _server_line(self, line: str) -> str | None:
+        """What ``_command`` would send of ``line`` with nothing else to do, or None
+        when it would do more or other (a local command, a slip, a refusal), when the
+        line is or may be a secret, or when it is not a command (DATA, AUTH answers).
+        Keep in step with ``handle`` and ``_command``."""
+        session = self.session
+        if not session.connected or session.in_data or self._typing_secret():
+            return None
+        if not line.strip() or not is_utf8(line) or self.registry.match(line) is not None:
+            return None
+        if self.registry.secret_start(line) is not None:
+            return None  # AUTH PLAIN with its initial response: the usual path
+        escaped = line.startswith("\\")
+        if not escaped and self.registry.near_miss(line) is not None:
+            return None
+        sent = line[1:] if escaped else line
+        if self._auth_answers_next and not escaped and verb_of(sent) not in SMTP_VERBS:
+            return None
+        return sent
 
     async def _handle_typed(
         self, lines: list[str], pasted: list[tuple[str, int | None]] | None = None
@@ -370,16 +446,79 @@ class Shell:
         more is sent."""
         todo: list[tuple[str, bool, int | None]] = [(line, False, None) for line in lines]
         todo += [(line, True, start) for line, start in pasted or ()]
-        for index, (line, show, start) in enumerate(todo):
+        early, self._early = self._early, None
+        index = 0
+        while index < len(todo):
+            line, show, start = todo[index]
+            group = self._pipeline_group(todo[index:])
             if show:
                 self._show_pasted(line, start)
-            finished = await self._guarded(self.handle(line))
+            if early is not None and index == 0 and early[0] == line:
+                count, work = 1, self._await_early(line, early[1])
+            elif len(group) > 1:
+                count, work = len(group), self._send_group(group)
+            else:
+                count, work = 1, self.handle(line)
+            finished = await self._guarded(work)
             self._secret_prompt = False
+            index += count
             if not finished:
-                left = len(todo) - index - 1 + (1 if self._pasted.take_tail()[0] else 0)
+                left = len(todo) - index + (1 if self._pasted.take_tail()[0] else 0)
                 if left:
                     self.info(f"the other {left} pasted line(s) were not sent")
                 return
+
+    async def _await_early(self, line: str, reply: asyncio.Future[Reply]) -> None:
+        """The rest of ``_command`` for a line ``_send_early`` sent."""
+        self._auth_answers_next = verb_of(line.removeprefix("\\")) == "AUTH"
+        try:
+            await self.session.wait_reply(reply, verb_of(line.removeprefix("\\")) or "the line")
+        except SmtpShellError as exc:
+            self.error(str(exc))
+
+    def _pipeline_group(self, todo: list[tuple[str, bool, int | None]]) -> list[tuple[str, str]]:
+        """The lines that go out as one group from the first of ``todo`` on, each as
+        typed and as sent (without a leading backslash): only when the server offers
+        PIPELINING (RFC 2920), only SMTP commands sent as they are, none secret."""
+        from smtpshell.shell.pipelining import group_size
+
+        capabilities = self.session.capabilities
+        if capabilities is None or not capabilities.has("PIPELINING"):
+            return []
+        sendable: list[tuple[str, str]] = []
+
+        def verbs() -> Iterator[str | None]:  # computed only up to the group's end
+            for line, _, start in todo:
+                sent = self._server_line(line) if start is None else None
+                if sent is not None:
+                    sendable.append((line, sent))
+                yield None if sent is None else verb_of(sent)
+
+        return sendable[: group_size(verbs())]
+
+    async def _send_group(self, group: list[tuple[str, str]]) -> None:
+        """Send the lines of a group at once, then wait for each reply in order; each
+        line after the first is shown under the reply to the one before it."""
+        session, echoes = self.session, self._echoes
+        assert echoes is not None
+        owed_before = len(session.awaiting)
+        replies: list[tuple[str, asyncio.Future[Reply]]] = []
+        for _, sent in group:
+            try:
+                replies.append((verb_of(sent), session.send_nowait(sent)))
+            except SmtpShellError as exc:
+                self.error(str(exc))
+                break
+            self._auth_answers_next = verb_of(sent) == "AUTH"
+        echoes.expect(
+            owed_before,
+            [partial(self._show_pasted, line, None) for line, _ in group[1 : len(replies)]],
+        )
+        for verb, reply in replies:
+            try:
+                await session.wait_reply(reply, verb or "the line")
+            except SmtpShellError as exc:
+                self.error(str(exc))
 
     def _show_pasted(self, line: str, secret_start: int | None) -> None:
         from smtpshell.shell.prompt import prompt_fragments, show_as_typed
@@ -425,6 +564,8 @@ class Shell:
             with terminal.raw_mode(), terminal.attach(keys_typed_while_waiting):
                 await task
         except asyncio.CancelledError:
+            if self._echoes is not None:
+                self._echoes.flush()  # the lines that went out, before what is owed
             self._interrupted()
             return False
         return True

@@ -11,6 +11,9 @@ notices, results) is never dropped, and keeps its place in the order.
 What is shown while a prompt waits for keys goes above the prompt: ``around`` wraps
 each turn's printing (the shell erases its prompt before and draws it again after),
 so a late "connection closed by the server" never lands on the prompt's line.
+While the prompt is being left (the accepted line redrawn, the terminal modes put
+back) nothing can go above it nor below it yet: ``hold`` keeps output queued until
+``release``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class OutputQueue:
         self._queued = 0  # the number of the last item queued
         self._done = 0  # every item up to this number has been shown or dropped
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._held = False
         self.around: Callable[[], AbstractContextManager[object]] = nullcontext
 
     def put(self, show: Show, droppable: bool = False) -> None:
@@ -57,6 +61,16 @@ class OutputQueue:
             if self._droppable > self._backlog:
                 self._drop_oldest_reply()
         self._schedule()
+
+    def hold(self) -> None:
+        """Show nothing until :meth:`release`; what comes meanwhile keeps its order."""
+        self._held = True
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            if self._items:
+                self._schedule()
 
     def _schedule(self) -> None:
         if self._scheduled:
@@ -71,6 +85,8 @@ class OutputQueue:
 
     def _turn(self) -> None:
         self._scheduled = False
+        if self._held:
+            return  # release() schedules the next turn
         with self.around():
             for _ in range(self._per_turn):
                 if not self._items:
@@ -107,6 +123,7 @@ class OutputQueue:
             return
 
     def _show_all(self) -> None:
+        self._held = False
         while self._items:
             self._show_next()
         self._done = self._queued

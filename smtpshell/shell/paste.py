@@ -74,9 +74,7 @@ def paste_bindings(
         lines = [buffer.text, *rest]
         # In DATA every line is message text (RFC 5321 4.1.1.4), never a credential.
         starts = (
-            [None] * len(lines)
-            if in_data()
-            else registry.secret_starts(lines, typing_secret())
+            [None] * len(lines) if in_data() else registry.secret_starts(lines, typing_secret())
         )
         pasted.waiting = list(zip(rest[:-1], starts[1:-1], strict=True))
         pasted.tail = rest[-1]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import History, InMemoryHistory
@@ -89,13 +90,15 @@ def build_prompt(
     history_file: Path | None,
     typing_secret: Callable[[], bool],
     pasted: PastedLines,
+    on_accept: Callable[[str], None] | None = None,
 ) -> PromptSession[str]:
     """The prompt of the shell: completion, masking and a history without secrets.
 
     ``typing_secret`` says whether the line being typed answers an AUTH challenge:
     true from the moment the prompt appeared with a 334 pending, even if the server
     gives up (421) before Enter. A paste leaves in ``pasted`` what follows its first
-    line.
+    line. ``on_accept`` is called with each line accepted (Enter or a paste) before
+    the prompt is left.
     """
 
     def keep(line: str) -> bool:
@@ -113,7 +116,7 @@ def build_prompt(
         lambda: session.capabilities,
         lambda: not (session.in_data or typing_secret()),
     )
-    return PromptSession(
+    prompt: PromptSession[str] = PromptSession(
         # When stdout is a pipe (`smtpshell ... | tee log`) the prompt, and the
         # questions asked on it, are drawn on the terminal through stderr.
         output=create_output(always_prefer_tty=True),
@@ -127,6 +130,23 @@ def build_prompt(
         enable_history_search=False,
         key_bindings=paste_bindings(pasted, registry, typing_secret, lambda: session.in_data),
     )
+    if on_accept is not None:
+        _call_on_accept(prompt, on_accept)
+    return prompt
+
+
+def _call_on_accept(prompt: PromptSession[str], on_accept: Callable[[str], None]) -> None:
+    """Call ``on_accept`` from the buffer's accept handler: leaving the prompt
+    (drawing the accepted line, putting the terminal modes back) takes milliseconds
+    that a command need not wait for. The history is appended after the handler."""
+    buffer = prompt.default_buffer
+    leave = buffer.accept_handler
+
+    def accept(accepted: Buffer) -> bool:
+        on_accept(accepted.text)
+        return leave(accepted) if leave is not None else False
+
+    buffer.accept_handler = accept
 
 
 def show_as_typed(prompt: PromptSession[str], fragments: FormattedText, line: str) -> None:

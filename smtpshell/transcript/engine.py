@@ -14,8 +14,6 @@ import functools
 import re
 from typing import Any
 
-import re2
-
 from smtpshell.errors import UsageError
 
 # Deeper than any pattern a person writes; a bound we check before RE2 sees it.
@@ -28,8 +26,16 @@ class UnusablePattern(UsageError, ValueError):
     """A pattern that cannot be matched in linear time; ``str(e)`` says why."""
 
 
+def _re2() -> Any:
+    # Loaded with the first pattern, not with the package: most transcripts check
+    # reply codes only, and a replay of many short ones should not pay for it.
+    import re2
+
+    return re2
+
+
 def _options(case_sensitive: bool) -> Any:
-    options = re2.Options()
+    options = _re2().Options()
     options.log_errors = False  # RE2 would write its own error to the terminal
     options.never_capture = True  # we only ask "does it match": no submatch memory
     options.case_sensitive = case_sensitive
@@ -53,13 +59,13 @@ def compile_glob(text: str) -> Any:
     Our own glob: fnmatch would read "[127.0.0.1]" in EHLO replies as a character
     class. RFC 5321 2.4: keywords are case-insensitive, and servers vary "Ok"/"OK".
     """
-    body = "".join(
-        ".*" if char == "*" else "." if char == "?" else re2.escape(char) for char in text
-    )
+    escape = _re2().escape
+    body = "".join(".*" if char == "*" else "." if char == "?" else escape(char) for char in text)
     return _compile(body, case_sensitive=False)
 
 
 def _compile(pattern: str, case_sensitive: bool) -> Any:
+    re2 = _re2()
     try:
         return re2.compile(pattern, _options(case_sensitive))
     except re2.error as exc:

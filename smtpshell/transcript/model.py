@@ -30,9 +30,9 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NO_VALUES: Mapping[str, str] = MappingProxyType({})
 
 
-
 class VariableError(UsageError, ValueError):
     """A ``--var`` or ``--env`` that cannot be used; ``str(error)`` is one line."""
+
 
 class TranscriptError(SmtpShellError):
     """A transcript that cannot be replayed; ``str(e)`` is ``FILE:LINE: message``.
@@ -137,6 +137,9 @@ def template_parts(raw: str) -> list[Part]:
     Resolves ``\\#``, ``\\$`` and the leading ``\\.``; raises ValueError for a
     malformed reference.
     """
+    if "\\" not in raw and "${" not in raw:
+        # Most lines hold neither an escape nor a reference: one literal, as written.
+        return [(raw, False)] if raw else []
     if _LEADING_DOTS.match(raw):
         raw = raw[1:]
     parts: list[Part] = []
@@ -258,14 +261,15 @@ def substitute(
                 out.append(value)
         return "".join(out)
 
-    steps = tuple(replace(step, text=expand(step.template, step.line)) for step in transcript.steps)
+    steps = tuple(_with_text(step, expand(step.template, step.line)) for step in transcript.steps)
     connect = transcript.connect
     connect_text = expand(connect.source, connect.line) if connect is not None else ""
     if missing:
         raise MissingVariables(transcript.path, missing)
     if bad:
         raise TranscriptError(transcript.path, bad[0][0], bad[0][1], also=bad[1:])
-    if connect is not None:
+    # A directive without references reads the same as when it was parsed.
+    if connect is not None and _has_reference(connect.source):
         try:
             parsed = parse_connect_directive(connect_text, connect.line)
         except DirectiveError as exc:
@@ -275,3 +279,12 @@ def substitute(
         if parsed is not None:
             connect = replace(parsed, source=connect.source)
     return replace(transcript, steps=steps, connect=connect)
+
+
+def _with_text(step: ClientStep, text: str) -> ClientStep:
+    # Most steps hold no reference: keep them rather than copy each one.
+    return step if step.text == text else replace(step, text=text)
+
+
+def _has_reference(raw: str) -> bool:
+    return any(is_var for _, is_var in template_parts(raw))

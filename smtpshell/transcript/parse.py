@@ -35,9 +35,11 @@ _PROGRAM_HINT = re.compile(r"(telnet|nc|ncat|netcat|openssl|smtpshell)\s")
 
 def _strip_comment(line: str) -> str:
     """Drop a comment: '#' preceded by white space (or at the start) and the space before it."""
-    for index, char in enumerate(line):
-        if char == "#" and (index == 0 or line[index - 1].isspace()):
+    index = line.find("#")
+    while index >= 0:
+        if index == 0 or line[index - 1].isspace():
             return line[:index].rstrip()
+        index = line.find("#", index + 1)
     return line
 
 
