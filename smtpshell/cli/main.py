@@ -166,6 +166,8 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         connect_defaults=connect_options(None, options),
         exit_zero=options.exit_zero,
         verbose=options.verbose,
+        profiles_file=lambda: _profiles_file(env),
+        environ=env.environ,
     )
     if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):
         # Piped input is read as UTF-8 whatever the locale, and bytes that are not
@@ -180,6 +182,12 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     if target is None and env.interactive:
         console.print(NOT_CONNECTED, style="notice")
     return asyncio.run(shell.run(target, env.stdin))
+
+
+def _profiles_file(env: Environment) -> Path:
+    from smtpshell.cli.config_command import profiles_path
+
+    return profiles_path(env)
 
 
 def _history_file(options: argparse.Namespace, env: Environment) -> Path | None:
