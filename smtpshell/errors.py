@@ -25,6 +25,20 @@ class UsageProblems(UsageError):
         self.problems = list(problems)
 
 
+class MessageRefused(UsageError):
+    """A message we will not build or send as given: a header value that would start
+    another header (CVE-2024-6923), a bare CR or a NUL (SMTP smuggling), no recipient."""
+
+
+class UnreadableInput(UsageError):
+    """A message or attachment file that cannot be opened or read; names the file."""
+
+
+class MessageChanged(SmtpShellError):
+    """A file changed between building a message and sending it: its size on the wire
+    (announced with SIZE=) would be wrong, so the message must not be ended."""
+
+
 class CommandRejected(SmtpShellError, ValueError):
     """A line we refuse to send (it would inject a second command)."""
 
@@ -87,3 +101,13 @@ class HelpRequested(SmtpShellError):
     def __init__(self, text: str) -> None:
         super().__init__("help requested")
         self.text = text
+
+
+class ConfigError(UsageError):
+    """A profiles file (or an ssmtp.conf to import) that cannot be used: one line
+    naming the file, the line when known, and the key."""
+
+
+class PasswordUnavailable(SmtpShellError):
+    """No password for a profile, or a password source that failed. The message
+    never holds the password, nor anything a password command printed on stdout."""

@@ -10,6 +10,7 @@ import pytest
 from smtpshell.cli.main import build_parser
 from smtpshell.core.arguments import ArgumentParser
 from smtpshell.protocol.commands import SMTP_VERBS
+from smtpshell.send.outcome import SendStatus
 from smtpshell.server import command as serve_command
 from smtpshell.shell.commands import build_registry
 from smtpshell.shell.registry import LocalCommand
@@ -63,3 +64,27 @@ def _replay_parser() -> ArgumentParser:
 @pytest.mark.parametrize("option", _long_options(_replay_parser()))
 def test_every_replay_option_is_in_readme(option: str) -> None:
     assert option in README
+
+
+def _send_parser() -> ArgumentParser:
+    from smtpshell.send import command as send_command
+
+    parser = ArgumentParser(prog="smtpshell send")
+    send_command.configure_parser(parser)
+    return parser
+
+
+@pytest.mark.parametrize("option", _long_options(_send_parser()))
+def test_every_send_option_is_in_readme(option: str) -> None:
+    assert f"`{option}" in README, option
+
+
+@pytest.mark.parametrize("status", list(SendStatus), ids=lambda s: s.name)
+def test_every_send_exit_status_is_in_readme(status: SendStatus) -> None:
+    section = README.split("## Sending from the command line", 1)[1].split("\n## ", 1)[0]
+    assert f" {int(status)} " in section.replace("\n", " "), status
+
+
+@pytest.mark.parametrize("action", ["init", "path", "show", "import-ssmtp"])
+def test_every_config_action_is_in_readme(action: str) -> None:
+    assert f"`smtpshell config {action}" in README

@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "smtpshell"
 ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "protocol": ({"errors", "protocol"}, set()),
     "transcript": ({"errors", "protocol", "transcript"}, {"re2"}),
-    "core": ({"errors", "protocol", "core"}, {"dns", "cryptography"}),
+    "core": ({"errors", "protocol", "core"}, {"dns", "cryptography", "keyring"}),
     "server": ({"errors", "protocol", "server"}, {"aiosmtpd", "cryptography", "platformdirs"}),
     "render": ({"errors", "protocol", "core", "render"}, {"rich"}),
     "replay": (
@@ -34,6 +34,7 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
 }
 THIRD_PARTY = {
     "rich", "prompt_toolkit", "dns", "cryptography", "aiosmtpd", "platformdirs", "re2",
+    "keyring",
 }  # fmt: skip
 
 

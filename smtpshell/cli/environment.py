@@ -44,6 +44,17 @@ class Environment:
 
         return Path(user_data_dir("smtpshell", appauthor=False))
 
+    @property
+    def config_dir(self) -> Path:
+        """Where profiles.toml lives: as ``data_dir``, from this environment's
+        XDG_CONFIG_HOME rather than the process's, so that tests can point it anywhere."""
+        xdg = self.environ.get("XDG_CONFIG_HOME", "")
+        if xdg and Path(xdg).is_absolute():
+            return Path(xdg) / "smtpshell"
+        from platformdirs import user_config_dir
+
+        return Path(user_config_dir("smtpshell", appauthor=False))
+
 
 def _isatty(stream: TextIO) -> bool:
     try:

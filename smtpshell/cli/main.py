@@ -37,6 +37,8 @@ implicit TLS, with coloured replies and helpers.
 subcommands:
   smtpshell serve ...    run the embedded local SMTP server (smtpshell serve --help)
   smtpshell replay ...   replay transcripts against a server as tests (smtpshell replay --help)
+  smtpshell send ...     send a message, composed or prepared (smtpshell send --help)
+  smtpshell config ...   profiles for send and connect (smtpshell config --help)
 """
 
 
@@ -164,6 +166,8 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         connect_defaults=connect_options(None, options),
         exit_zero=options.exit_zero,
         verbose=options.verbose,
+        profiles_file=lambda: _profiles_file(env),
+        environ=env.environ,
     )
     if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):
         # Piped input is read as UTF-8 whatever the locale, and bytes that are not
@@ -178,6 +182,12 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     if target is None and env.interactive:
         console.print(NOT_CONNECTED, style="notice")
     return asyncio.run(shell.run(target, env.stdin))
+
+
+def _profiles_file(env: Environment) -> Path:
+    from smtpshell.cli.config_command import profiles_path
+
+    return profiles_path(env)
 
 
 def _history_file(options: argparse.Namespace, env: Environment) -> Path | None:
@@ -241,9 +251,40 @@ def _replay(args: list[str], env: Environment) -> int:
     return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
 
 
+def _send(args: list[str], env: Environment) -> int:
+    from smtpshell.cli.config_command import password_asker, profiles_path
+    from smtpshell.send import command
+
+    parser = ArgumentParser(prog="smtpshell send")
+    command.configure_parser(parser)
+    options = parser.parse_args(args)
+    command.check_options(options)
+    streams = command.Streams(env.stdin, env.stdout, env.stderr, env.environ)
+    if options.record is None:
+        return command.run(options, streams, profiles_path(env), password_asker(env))
+    from smtpshell.replay.recorder import TranscriptRecorder, open_recording
+
+    with open_recording(options.record, options.force) as file:
+        recorder = TranscriptRecorder(file)
+        try:
+            return command.run(
+                options, streams, profiles_path(env), password_asker(env), [recorder]
+            )
+        finally:
+            recorder.close()
+
+
+def _config(args: list[str], env: Environment) -> int:
+    from smtpshell.cli.config_command import run_config
+
+    return run_config(args, env)
+
+
 _SUBCOMMANDS: dict[str, Callable[[list[str], Environment], int]] = {
     "serve": _serve,
     "replay": _replay,
+    "send": _send,
+    "config": _config,
 }
 
 

@@ -45,6 +45,15 @@ class NullMxError(DirectDeliveryError):
 class NoExchangerReached(NetworkError, DirectDeliveryError):
     """Every address of every mail exchanger failed or did not greet with 220."""
 
+    def __init__(self, message: str, attempts: tuple[Attempt, ...] = ()) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+    @property
+    def tls_failed(self) -> bool:
+        """Some exchanger answered, and TLS is what failed with it."""
+        return any(attempt.tls_failure for attempt in self.attempts)
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -119,7 +128,7 @@ async def connect_direct(
             if greeting is not None:
                 return DirectConnection(result.domain, host, endpoint, greeting, tuple(attempts))
             notify("... failed (see above)" if shown else f"... {attempt.outcome}")
-    raise NoExchangerReached(_none_reached(result.domain, attempts))
+    raise NoExchangerReached(_none_reached(result.domain, attempts), tuple(attempts))
 
 
 def _none_reached(domain: str, attempts: list[Attempt]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -68,6 +68,11 @@ class ShellConfig:
     # and echo each line of message text instead of a summary (-v).
     exit_zero: bool = False
     verbose: bool = False
+    # Where `connect --profile NAME` finds profiles, and the environment a profile's
+    # password_env is read from.
+    # (A function: finding the config directory may import platformdirs.)
+    profiles_file: Callable[[], Path] | None = None
+    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 class LineReader(Protocol):
@@ -98,6 +103,8 @@ class Shell:
         self.local_commands: Registry = self.registry
         self.connect_defaults = config.connect_defaults
         self.resolver = config.resolver
+        self._profiles_file = config.profiles_file
+        self.environ = config.environ
         self.console = console
         # Errors go to stderr when reading from a pipe, so output stays parseable.
         self.err_console = err_console or console
@@ -123,6 +130,10 @@ class Shell:
         # meanwhile are thrown away (they may be the secret), and counted.
         self._typeahead_secret = False
         self._discarded = 0
+
+    @property
+    def profiles_file(self) -> Path | None:
+        return self._profiles_file() if self._profiles_file is not None else None
 
     # -- output -------------------------------------------------------------
 

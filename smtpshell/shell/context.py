@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from rich.console import RenderableType
@@ -47,6 +48,16 @@ class CommandContext(Protocol):
     @property
     def connect_defaults(self) -> ConnectOptions:
         """What ``connect`` uses for the options it is not given (--timeout...)."""
+        ...
+
+    @property
+    def profiles_file(self) -> Path | None:
+        """The profiles file ``connect --profile NAME`` reads (None: none)."""
+        ...
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment a profile's ``password_env`` is read from."""
         ...
 
     @property

@@ -17,6 +17,7 @@ from smtpshell.core.authenticate import (
     authenticate,
     select_mechanism,
 )
+from smtpshell.core.events import Origin
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, b64decode_text, b64encode_text
 from smtpshell.protocol.inert import inert
@@ -86,13 +87,53 @@ async def login(ctx: CommandContext, rest: str) -> None:
     # XOAUTH2 carries an OAuth 2.0 access token where the others carry a password.
     question = "Token: " if mechanism == "XOAUTH2" else "Password: "
     secret = await ctx.ask(question, secret=True)
+    await _log_in(ctx, mechanism, username, secret)
+
+
+async def _log_in(ctx: CommandContext, mechanism: str, username: str, secret: str) -> None:
     try:
-        await authenticate(session, mechanism, username, secret)
+        await authenticate(ctx.session, mechanism, username, secret)
     except AuthRejected as exc:
         # The server's reply is already on screen, in colour; say what it means.
         ctx.error(f"authentication failed ({exc.code})")
         return
     ctx.info(f"authenticated as {inert(username)} with {mechanism}")
+
+
+async def connect_profile(ctx: CommandContext, name: str) -> None:
+    """``connect --profile NAME``: connect as the profile says and, when it names a
+    user, log in with its password (from its environment variable, keyring or
+    command; asked when it has none)."""
+    import asyncio
+
+    from smtpshell.core.password_sources import resolve_password
+    from smtpshell.core.profiles import load_profiles
+
+    path = ctx.profiles_file
+    if path is None:
+        raise UsageError("no profiles file here: connect HOST[:PORT] instead")
+    profile = load_profiles(path).get(name)
+    if not await ctx.connect(profile.connect_options()) or not profile.user:
+        return
+    session = ctx.session
+    # Plain or implicit TLS: no EHLO yet. A refusal is on screen already.
+    hello = session.capabilities is None
+    if hello and (await session.send(f"EHLO {profile.helo}", Origin.AUTO)).code != 250:
+        return
+    mechanism = select_mechanism(
+        session.capabilities, profile.auth_mechanism, tls=session.tls is not None
+    )
+    if not profile.allow_plain_auth_without_tls:
+        await _agree_to_clear_text(ctx, mechanism)
+    if profile.has_password_source:
+        # A password_command may take its time: not on the event loop.
+        found = await asyncio.to_thread(resolve_password, profile, path, ctx.environ)
+        for warning in found.warnings:
+            ctx.error(f"warning: {warning}")
+        secret = found.value
+    else:
+        secret = await ctx.ask("Password: ", secret=True)
+    await _log_in(ctx, mechanism, profile.user, secret)
 
 
 async def _agree_to_clear_text(ctx: CommandContext, mechanism: str) -> None:

@@ -14,6 +14,7 @@ from smtpshell.core.arguments import (
 )
 from smtpshell.errors import NotConnected, UsageError
 from smtpshell.render.tables import tls_table
+from smtpshell.shell.commands.auth import connect_profile
 from smtpshell.shell.commands.dns import connect_mx
 from smtpshell.shell.commands.help import leave, show_help
 from smtpshell.shell.registry import Handler, LocalCommand
@@ -35,15 +36,22 @@ def meaning_offline(line: str) -> tuple[Handler, str] | None:
 
 
 async def connect(ctx: CommandContext, rest: str) -> None:
-    """Connect to a server, or with --mx to a domain's first answering MX host."""
+    """Connect to a server, with --mx to a domain's first answering MX host, or as a
+    profile says (logging in with its password)."""
     parser = ArgumentParser(prog="connect", add_help=False)
     parser.add_argument("address", nargs="?")
     # `connect HOST PORT`, as telnet's `open HOST PORT`; --port is for --mx.
     parser.add_argument("port_apart", nargs="?", metavar="PORT")
     parser.add_argument("--mx", metavar="DOMAIN")
     parser.add_argument("--port", type=port_number, metavar="N")
+    parser.add_argument("--profile", metavar="NAME")
     add_connect_arguments(parser)
     args = parser.parse_args(split_arguments(rest), connect_defaults(ctx.connect_defaults))
+    if args.profile is not None:
+        if args.address is not None or args.mx is not None:
+            raise UsageError("give one of HOST[:PORT], --mx DOMAIN and --profile NAME")
+        await connect_profile(ctx, args.profile)
+        return
     if args.mx is not None:
         if args.address is not None:
             raise UsageError("give either HOST[:PORT] or --mx DOMAIN, not both")
@@ -78,7 +86,8 @@ COMMANDS = (
     LocalCommand(
         "connect",
         connect,
-        usage="connect HOST[:PORT] | HOST PORT | --mx DOMAIN [--port N] [--tls|--starttls] "
+        usage="connect HOST[:PORT] | HOST PORT | --mx DOMAIN [--port N] | --profile NAME "
+        "[--tls|--starttls] "
         "[--cafile PEM] [--insecure] [--helo NAME] [--timeout SECONDS]",
         aliases=("open",),
     ),
