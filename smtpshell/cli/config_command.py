@@ -43,7 +43,7 @@ NEW_FILE_HEADER = (
 
 def profiles_path(env: Environment) -> Path:
     """Where the profiles file is: ``profiles.toml`` in the user's config directory."""
-    return env.config_dir / FILE_NAME
+    return env.profiles_file
 
 
 def load_user_profile(env: Environment, name: str | None = None) -> tuple[Profile, Path]:
@@ -54,20 +54,8 @@ def load_user_profile(env: Environment, name: str | None = None) -> tuple[Profil
 
 
 def password_asker(env: Environment) -> Callable[[str], str] | None:
-    """A prompt with echo off when a person types the input, else None: a piped
-    session is never stopped to ask."""
-    if not env.interactive:
-        return None
-
-    def ask(prompt: str) -> str:
-        import getpass
-
-        try:
-            return getpass.getpass(prompt)  # on the terminal itself, not on stdout
-        except EOFError:
-            return ""
-
-    return ask
+    """A prompt with echo off on a terminal, else None (``Environment.password_asker``)."""
+    return env.password_asker()
 
 
 def default_profiles_text() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -54,6 +54,29 @@ class Environment:
         from platformdirs import user_config_dir
 
         return Path(user_config_dir("smtpshell", appauthor=False))
+
+    @property
+    def profiles_file(self) -> Path:
+        """The profiles file: ``profiles.toml`` in ``config_dir``."""
+        from smtpshell.core.profiles import FILE_NAME
+
+        return self.config_dir / FILE_NAME
+
+    def password_asker(self) -> Callable[[str], str] | None:
+        """A prompt with echo off when a person types the input, else None: a piped
+        session is never stopped to ask."""
+        if not self.interactive:
+            return None
+
+        def ask(prompt: str) -> str:
+            import getpass
+
+            try:
+                return getpass.getpass(prompt)  # on the terminal itself, not on stdout
+            except EOFError:
+                return ""
+
+        return ask
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -166,7 +166,7 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
         connect_defaults=connect_options(None, options),
         exit_zero=options.exit_zero,
         verbose=options.verbose,
-        profiles_file=lambda: _profiles_file(env),
+        profiles_file=lambda: env.profiles_file,
         environ=env.environ,
     )
     if not env.interactive and isinstance(env.stdin, io.TextIOWrapper):
@@ -182,12 +182,6 @@ def _shell(target: ConnectOptions | None, options: argparse.Namespace, env: Envi
     if target is None and env.interactive:
         console.print(NOT_CONNECTED, style="notice")
     return asyncio.run(shell.run(target, env.stdin))
-
-
-def _profiles_file(env: Environment) -> Path:
-    from smtpshell.cli.config_command import profiles_path
-
-    return profiles_path(env)
 
 
 def _history_file(options: argparse.Namespace, env: Environment) -> Path | None:
@@ -252,7 +246,6 @@ def _replay(args: list[str], env: Environment) -> int:
 
 
 def _send(args: list[str], env: Environment) -> int:
-    from smtpshell.cli.config_command import password_asker, profiles_path
     from smtpshell.send import command
 
     parser = ArgumentParser(prog="smtpshell send")
@@ -261,14 +254,14 @@ def _send(args: list[str], env: Environment) -> int:
     command.check_options(options)
     streams = command.Streams(env.stdin, env.stdout, env.stderr, env.environ)
     if options.record is None:
-        return command.run(options, streams, profiles_path(env), password_asker(env))
+        return command.run(options, streams, lambda: env.profiles_file, env.password_asker())
     from smtpshell.replay.recorder import TranscriptRecorder, open_recording
 
     with open_recording(options.record, options.force) as file:
         recorder = TranscriptRecorder(file)
         try:
             return command.run(
-                options, streams, profiles_path(env), password_asker(env), [recorder]
+                options, streams, lambda: env.profiles_file, env.password_asker(), [recorder]
             )
         finally:
             recorder.close()

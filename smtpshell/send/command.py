@@ -200,12 +200,14 @@ class Streams:
 def run(
     options: argparse.Namespace,
     streams: Streams,
-    profiles_path: Path,
+    profiles_file: Callable[[], Path],
     ask: Callable[[str], str] | None,
     listeners: Sequence[Listener] = (),
 ) -> int:
-    """Send as ``options`` say; the exit status (``SendStatus``). ``ask`` reads a
-    password on a terminal (None: there is none to ask on)."""
+    """Send as ``options`` say; the exit status (``SendStatus``). ``profiles_file``
+    says where profiles are (asked only for ``--profile``); ``ask`` reads a password
+    on a terminal (None: there is none to ask on)."""
+    profiles_path = profiles_file() if options.profile is not None else None
     profile = _profile(options, profiles_path)
     with _message(options, streams, profile) as message:
         if options.dry_run:
@@ -255,8 +257,8 @@ async def _deliver(
 # -- the message ---------------------------------------------------------------
 
 
-def _profile(options: argparse.Namespace, path: Path) -> Profile | None:
-    if options.profile is None:
+def _profile(options: argparse.Namespace, path: Path | None) -> Profile | None:
+    if options.profile is None or path is None:
         return None
     from smtpshell.core.profiles import load_profiles
 
@@ -397,7 +399,7 @@ def _route(
 def _policy(
     options: argparse.Namespace,
     profile: Profile | None,
-    profiles_path: Path,
+    profiles_path: Path | None,
     streams: Streams,
     ask: Callable[[str], str] | None,
 ) -> Policy:
@@ -422,7 +424,7 @@ def _policy(
 def _password(
     options: argparse.Namespace,
     profile: Profile | None,
-    profiles_path: Path,
+    profiles_path: Path | None,
     streams: Streams,
     ask: Callable[[str], str] | None,
     user: str,
