@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from functools import cache
 
 from context import Bench
 from invocations import (
@@ -23,15 +24,13 @@ MB = 1_000_000
 
 
 def one_transaction(bench: Bench) -> list[Row]:
+    if not _has_send(bench):
+        bench.notes.append("`smtpshell send` rows skipped: this version has no `send` subcommand.")
     rows = _one_transaction(bench, starttls=False)
     if bench.target.ca_file is None:
         bench.notes.append("STARTTLS rows skipped: the server has no CA file to trust.")
     else:
         rows += _one_transaction(bench, starttls=True)
-    if _has_send(bench):
-        rows += _send_rows(bench)
-    else:
-        bench.notes.append("`smtpshell send` rows skipped: this version has no `send` subcommand.")
     return rows
 
 
@@ -41,6 +40,14 @@ def _one_transaction(bench: Bench, starttls: bool) -> list[Row]:
         Contender("piped session", lambda: piped_session(bench, target, fresh(target), starttls)),
         Contender("smtplib", lambda: smtplib_script(bench, target, fresh(target), starttls)),
     ]
+    clients = ["piped session"]
+    if _has_send(bench):
+        clients.append("smtpshell send")
+        contenders.append(
+            Contender(
+                "smtpshell send", lambda: send_command(bench, target, fresh(target), starttls)
+            )
+        )
     swaks_here = bench.swaks_tls() if starttls else bool(bench.swaks())
     if starttls and bench.swaks() and not swaks_here:
         bench.notes.append("swaks left out of the STARTTLS rows: it lacks Net::SSLeay here.")
@@ -49,38 +56,30 @@ def _one_transaction(bench: Bench, starttls: bool) -> list[Row]:
     results = interleave(contenders, bench.runs, bench.env)
     what = f"one transaction, {'STARTTLS' if starttls else 'plain'}, whole process"
     limits = {"smtplib": 1.2, "swaks": 1.0} if swaks_here else {"smtplib": 1.2}
-    return [
-        comparison(f"{what}: wall", results, "piped session", WALL, limits),
-        comparison(f"{what}: peak RSS", results, "piped session", RSS, {"smtplib": 1.2}),
-    ]
+    rows = []
+    for client in clients:
+        others = {k: v for k, v in results.items() if k == client or k not in clients}
+        rows += [
+            comparison(f"{what}, {client}: wall", others, client, WALL, limits),
+            comparison(f"{what}, {client}: peak RSS", others, client, RSS, {"smtplib": 1.2}),
+        ]
+    return rows
 
 
-def _send_rows(bench: Bench) -> list[Row]:
-    target = bench.target
-    contenders = [
-        Contender("smtpshell send", lambda: send_command(bench, target, fresh(target))),
-        Contender("smtplib", lambda: smtplib_script(bench, target, fresh(target))),
-    ]
-    if bench.swaks():
-        contenders.append(Contender("swaks", lambda: swaks(bench, target, fresh(target))))
-    results = interleave(contenders, bench.runs, bench.env)
-    limits = {"smtplib": 1.2, "swaks": 1.0} if bench.swaks() else {"smtplib": 1.2}
-    what = "one transaction, `smtpshell send --raw FILE`"
-    return [
-        comparison(f"{what}: wall", results, "smtpshell send", WALL, limits),
-        comparison(f"{what}: peak RSS", results, "smtpshell send", RSS, {"smtplib": 1.2}),
-    ]
+@cache
+def _send_known(command: tuple[str, ...], env: tuple[tuple[str, str], ...]) -> bool:
+    done = subprocess.run(
+        [*command, "send", "--help"], capture_output=True, text=True, env=dict(env)
+    )
+    return (
+        done.returncode == 0 and "usage: smtpshell send" in done.stdout and "--raw" in done.stdout
+    )
 
 
 def _has_send(bench: Bench) -> bool:
     """Whether ``smtpshell send`` is a subcommand taking ``--raw FILE`` (its own usage
     line), not a host name given to the shell."""
-    done = subprocess.run(
-        [*bench.smtpshell, "send", "--help"], capture_output=True, text=True, env=bench.env
-    )
-    return (
-        done.returncode == 0 and "usage: smtpshell send" in done.stdout and "--raw" in done.stdout
-    )
+    return _send_known(tuple(bench.smtpshell), tuple(sorted(bench.env.items())))
 
 
 def many_on_one_connection(bench: Bench) -> list[Row]:
@@ -142,13 +141,24 @@ def _large(bench: Bench, target: Target, size: int) -> list[Row]:
         Contender("smtplib", lambda: smtplib_script(bench, target, fresh(target, size))),
         Contender("raw socket", lambda: raw_socket(bench, target, fresh(target, size))),
     ]
+    if _has_send(bench):
+        contenders.append(
+            Contender("smtpshell send", lambda: send_command(bench, target, fresh(target, size)))
+        )
     if bench.swaks() and size <= 20 * MB:
         contenders.append(Contender("swaks", lambda: swaks(bench, target, fresh(target, size))))
     results = interleave(contenders, bench.runs, bench.env)
     what = f"{size // MB} MB message" + ("" if target is bench.target else " (embedded server)")
-    return [
-        comparison(f"{what}: wall", results, "piped session", WALL,
-                   {"smtplib": 1.0, "raw socket": 1.2}),
-        comparison(f"{what}: peak RSS", results, "piped session", RSS,
-                   absolute=(40 * 1024 * 1024, "<40 MiB")),
-    ]  # fmt: skip
+    rows = []
+    for client in ("piped session", "smtpshell send"):
+        if client not in results:
+            continue
+        mine = ("piped session", "smtpshell send")
+        others = {k: v for k, v in results.items() if k == client or k not in mine}
+        rows += [
+            comparison(f"{what}, {client}: wall", others, client, WALL,
+                       {"smtplib": 1.0, "raw socket": 1.2}),
+            comparison(f"{what}, {client}: peak RSS", others, client, RSS,
+                       absolute=(40 * 1024 * 1024, "<40 MiB")),
+        ]  # fmt: skip
+    return rows

@@ -58,11 +58,14 @@ def piped_session(
     return Invocation(argv, script, checked(target, sent, [script], delivery_timeout(sent)))
 
 
-def send_command(bench: Bench, target: Target, sent: Messages) -> Invocation:
+def send_command(
+    bench: Bench, target: Target, sent: Messages, starttls: bool = False
+) -> Invocation:
     """``smtpshell send --raw FILE``: the prepared message, as it is."""
     ((token, text),) = sent.items()
     path = bench.file(f"message-{token}.eml", text)
-    argv = [*bench.smtpshell, "send", "--server", target.address, "--from", target.sender,
+    tls = ["--starttls", "--cafile", str(target.ca_file)] if starttls else []
+    argv = [*bench.smtpshell, "send", "--server", target.address, *tls, "--from", target.sender,
             "--to", target.recipient, "--helo", "bench.test", "--raw", str(path),
             "--quiet"]  # fmt: skip
     return Invocation(argv, None, checked(target, sent, [path], delivery_timeout(sent)))

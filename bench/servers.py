@@ -15,6 +15,9 @@ from typing import BinaryIO
 
 from delivery import Mailbox
 
+# Free ports, and room for the 100 MB message with its headers and dot-stuffing.
+EMBEDDED_OPTIONS = ("--port", "0", "--tls-port", "0", "--size-limit", "200000000")
+
 # Where the interop servers (tests/servers/start, also run by CI) describe themselves.
 DEFAULT_INTEROP_DIR = "/var/tmp/smtpshell-interop"
 
@@ -100,7 +103,7 @@ class EmbeddedServer:
         self.directory = directory
         maildir = directory / "maildir"
         self.process = subprocess.Popen(
-            [*smtpshell, "serve", "--port", "0", "--tls-port", "0", "--store", str(maildir)],
+            [*smtpshell, "serve", *EMBEDDED_OPTIONS, "--store", str(maildir)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

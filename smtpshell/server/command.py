@@ -28,6 +28,14 @@ def _port_number(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _size(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1024 <= int(text) <= 1 << 32:
+        raise argparse.ArgumentTypeError(
+            f"--size-limit wants a number of bytes from 1024 to 4294967296, not {text!r}"
+        )
+    return int(text)
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``serve`` options to ``parser`` (a subcommand's parser)."""
     parser.add_argument(
@@ -65,6 +73,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "(default: smtpshell's data directory)",
     )
     parser.add_argument(
+        "--size-limit",
+        type=_size,
+        default=None,
+        metavar="BYTES",
+        help="the largest message accepted, as advertised with SIZE "
+        "(default: 52428800, 50 MiB; a received message is held in memory)",
+    )
+    parser.add_argument(
         "--auth-plaintext",
         action="store_true",
         help="also offer AUTH before STARTTLS, as in old telnet walkthroughs "
@@ -91,6 +107,7 @@ def config_from_args(args: argparse.Namespace, data_dir: Path) -> ServerConfig:
         data_dir=data_dir,
         store=args.store,
         auth_plaintext=args.auth_plaintext,
+        **({"size_limit": args.size_limit} if args.size_limit is not None else {}),
     )
 
 

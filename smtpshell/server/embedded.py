@@ -71,6 +71,7 @@ class ServerConfig:
     auth_plaintext: bool = False  # offer AUTH before TLS; loopback hosts only
     hostname: str = "smtpshell.local"  # in the banner and EHLO reply
     idle_timeout: float = IDLE_TIMEOUT
+    size_limit: int = MAX_MESSAGE_SIZE  # the SIZE advertised and enforced (RFC 1870)
 
 
 def _under(data_dir: Path | None, name: str) -> Path:
@@ -160,7 +161,7 @@ class EmbeddedServer:
                     authenticator=handler.authenticate,
                     enable_SMTPUTF8=True,  # RFC 6531
                     decode_data=False,  # keep bytes, advertise 8BITMIME (RFC 6152)
-                    data_size_limit=MAX_MESSAGE_SIZE,
+                    data_size_limit=config.size_limit,
                     timeout=config.idle_timeout,
                     loop=loop,
                 )
