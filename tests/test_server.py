@@ -515,3 +515,16 @@ def test_importing_the_command_does_not_load_heavy_libraries() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_size_limit_is_advertised_and_enforced(tmp_path: Path, cert_dir: Path) -> None:
+    with start_server(tmp_path, cert_dir=cert_dir, size_limit=4096) as server:
+        with RawSmtpClient(server.port) as client:
+            _, text = client.command("EHLO test")
+            assert "SIZE 4096" in text
+            assert client.command("MAIL FROM:<a@example.com> SIZE=5000")[0] == 552
+
+
+def test_serve_size_limit_option_is_checked() -> None:
+    _, err, status = run_cli("serve", "--size-limit", "12")
+    assert status == 2 and "--size-limit" in err
