@@ -261,3 +261,20 @@ def test_direct_delivery_with_starttls_requires_a_certificate_for_the_mx_name(
     assert status == SendStatus.TLS, err
     assert "live.example.test" in err
     assert stored_messages(server) == []
+
+
+def test_record_writes_a_transcript_that_replays(server: BackgroundServer, tmp_path: Path) -> None:
+    transcript = tmp_path / "send.smtp"
+    _, err, status = send(
+        server, "--from", "me@example.com", "--to", "a@example.com", "-s", "recorded",
+        "--body", "hello", "--record", str(transcript),
+    )  # fmt: skip
+    assert status == SendStatus.OK, err
+    text = transcript.read_text(encoding="utf-8")
+    assert "> MAIL FROM:<me@example.com>" in text and "> DATA" in text
+    out, err, status = run_cli(
+        "replay", str(transcript), "--connect", f"127.0.0.1:{server.port}",
+        environ={"NO_COLOR": "1"},
+    )  # fmt: skip
+    assert status == 0, out + err
+    assert "1 passed" in out

@@ -518,11 +518,13 @@ def test_importing_the_command_does_not_load_heavy_libraries() -> None:
 
 
 def test_size_limit_is_advertised_and_enforced(tmp_path: Path, cert_dir: Path) -> None:
-    with start_server(tmp_path, cert_dir=cert_dir, size_limit=4096) as server:
-        with RawSmtpClient(server.port) as client:
-            _, text = client.command("EHLO test")
-            assert "SIZE 4096" in text
-            assert client.command("MAIL FROM:<a@example.com> SIZE=5000")[0] == 552
+    with (
+        start_server(tmp_path, cert_dir=cert_dir, size_limit=4096) as server,
+        RawSmtpClient(server.port) as client,
+    ):
+        _, text = client.command("EHLO test")
+        assert "SIZE 4096" in text
+        assert client.command("MAIL FROM:<a@example.com> SIZE=5000")[0] == 552
 
 
 def test_serve_size_limit_option_is_checked() -> None:
