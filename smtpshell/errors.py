@@ -30,8 +30,9 @@ class MessageRefused(UsageError):
     another header (CVE-2024-6923), a bare CR or a NUL (SMTP smuggling), no recipient."""
 
 
-class UnreadableInput(UsageError):
-    """A message or attachment file that cannot be opened or read; names the file."""
+class UnreadableInput(SmtpShellError):
+    """A message or attachment file that cannot be opened or read; names the file.
+    Not a usage error: the command line was right, the file was not (exit status 1)."""
 
 
 class MessageChanged(SmtpShellError):

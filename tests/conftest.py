@@ -18,6 +18,22 @@ pytest_plugins = ["pytester"]
 USER, PASSWORD = "alice", "wonderland"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An empty XDG_CONFIG_HOME for the whole run, children included: the profiles
+    of whoever runs the tests (a default one would route every send) stay out."""
+    import os
+
+    home = tmp_path_factory.mktemp("config-home")
+    before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(home)
+    yield home
+    if before is None:
+        del os.environ["XDG_CONFIG_HOME"]
+    else:
+        os.environ["XDG_CONFIG_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # One CA for the whole run: key generation is the slow part of starting a server.

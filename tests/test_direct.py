@@ -133,7 +133,8 @@ def test_first_answering_mx_in_preference_order_after_dead_silent_and_refusing()
             assert session.endpoint == Endpoint(LIVE, port)
             assert [a.outcome for a in found.attempts] == [
                 "connection refused",
-                "no complete reply to the greeting within 0.5 s; connection closed",
+                "no complete reply to the greeting within 0.5 s (a port that expects TLS "
+                "from the first byte stays silent: try --tls); connection closed",
                 "greeted with 554, not 220",
                 "220",
             ]

@@ -170,7 +170,8 @@ def test_dry_run_prints_the_envelope_and_sends_nothing(server: BackgroundServer)
         "--dry-run",
     )  # fmt: skip
     assert status == SendStatus.OK
-    assert "RCPT TO:<a@example.com>" in out and "Subject: x" in out
+    assert "\nRCPT TO:<a@example.com>\n" in out and "\nSubject: x\n" in out
+    assert out.endswith("hi\n")
     assert stored_messages(server) == []
 
 
@@ -183,7 +184,20 @@ def test_dry_run_prints_the_envelope_and_sends_nothing(server: BackgroundServer)
             ["--from", "me@example.com", "--to", "a@example.com", "--raw", "-", "-s", "x"],
             "--subject",
         ),
-        (["--record", "t.smtp", "--to", "a@example.com"], "--record records one connection"),
+        (
+            [
+                "--record",
+                "t.smtp",
+                "--from",
+                "me@example.com",
+                "--to",
+                "a@example.com",
+                "--body",
+                "x",
+            ],
+            "--record records one connection",
+        ),
+        (["--direct", "--server", "h", "--to", "a@example.com"], "--direct goes to the MX hosts"),
     ],
 )
 def test_usage_errors_are_one_line_and_status_2(args: list[str], words: str) -> None:
@@ -278,3 +292,59 @@ def test_record_writes_a_transcript_that_replays(server: BackgroundServer, tmp_p
     )  # fmt: skip
     assert status == 0, out + err
     assert "1 passed" in out
+
+
+def test_quiet_still_says_what_went_wrong() -> None:
+    _, err, status = run_cli(
+        "send", "-q", "--server", "127.0.0.9:9", "--from", "me@example.com",
+        "--to", "a@example.com", "--body", "x", "--timeout", "2", environ={"NO_COLOR": "1"},
+    )  # fmt: skip
+    assert status == SendStatus.CONNECTION
+    assert err.startswith("not sent to a@example.com")
+
+
+def test_a_refused_recipient_is_one_line() -> None:
+    async def script(peer: Peer) -> None:
+        await peer.send(b"220 test ESMTP\r\n")
+        while (command := await peer.command()) != "QUIT":
+            refused = command.startswith("RCPT")
+            await peer.send(b"550 5.1.1 unknown\r\n" if refused else b"250 ok\r\n")
+        await peer.send(b"221 bye\r\n")
+
+    with HostileServer(script) as server:
+        _, err, status = run_cli(
+            "send", "--server", f"127.0.0.1:{server.port}", "--from", "me@example.com",
+            "--to", "x@example.com", "--body", "hi", environ={"NO_COLOR": "1"},
+        )  # fmt: skip
+        server.wait_finished()
+    assert status == SendStatus.RCPT
+    assert err == f"refused x@example.com via 127.0.0.1:{server.port}: 550 5.1.1 unknown\n"
+
+
+def test_the_default_profile_is_used_without_server(
+    server: BackgroundServer, tmp_path: Path
+) -> None:
+    config = tmp_path / "config"
+    (config / "smtpshell").mkdir(parents=True)
+    (config / "smtpshell" / "profiles.toml").write_text(
+        f'default = "here"\n[profiles.here]\nserver = "127.0.0.1:{server.port}"\n'
+        'tls = "none"\nsender = "me@example.com"\n',
+        encoding="utf-8",
+    )
+    environ = {"NO_COLOR": "1", "XDG_CONFIG_HOME": str(config)}
+    _, err, status = run_cli("send", "--to", "a@example.com", "--body", "hi", environ=environ)
+    assert status == SendStatus.OK, err
+    assert f"via 127.0.0.1:{server.port}" in err
+    assert only_message(server)["From"] == "me@example.com"
+
+
+def test_an_attachment_that_cannot_be_read_is_exit_status_1(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, words in ((tmp_path / "missing.pdf", "No such file"), (fifo, "not a regular file")):
+        _, err, status = run_cli(
+            "send", "--server", "127.0.0.1:9", "--from", "me@example.com", "--to", "a@example.com",
+            "--body", "x", "--attach", str(path), environ={"NO_COLOR": "1"},
+        )  # fmt: skip
+        assert status == SendStatus.FAILURE
+        assert words in err

@@ -263,6 +263,10 @@ def _send(args: list[str], env: Environment) -> int:
             return command.run(
                 options, streams, lambda: env.profiles_file, env.password_asker(), [recorder]
             )
+        except UsageError:
+            # Refused before anything was sent: no recording to keep.
+            Path(options.record).unlink(missing_ok=True)
+            raise
         finally:
             recorder.close()
 

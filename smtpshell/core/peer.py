@@ -35,9 +35,14 @@ def format_peer(peer: object) -> str:
 
 
 def greeting_hint(endpoint: Endpoint, mode: TlsMode) -> str:
-    if mode is not TlsMode.IMPLICIT and endpoint.port == 465:
+    """What a silent server may mean: one that waits for a TLS handshake greets no
+    one who connects in plain text."""
+    # 25 and 587 are plain-text ports by definition (RFC 5321, RFC 6409).
+    if mode is TlsMode.IMPLICIT or endpoint.port in (25, 587):
+        return ""
+    if endpoint.port == 465:
         return " (port 465 usually expects implicit TLS: try --tls)"
-    return ""
+    return " (a port that expects TLS from the first byte stays silent: try --tls)"
 
 
 def connect_error(

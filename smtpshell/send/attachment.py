@@ -95,6 +95,9 @@ def check_attachment(path: str | os.PathLike[str]) -> Attachment:
     """
     text = os.fspath(path)
     try:
+        # Before opening: opening a named pipe waits for a writer, for ever.
+        if not stat.S_ISREG(os.stat(text).st_mode):
+            raise UnreadableInput(f"cannot attach {inert(text)}: not a regular file")
         with open(text, "rb") as file:
             status = os.fstat(file.fileno())
             if not stat.S_ISREG(status.st_mode):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from smtpshell.core.arguments import ca_file, port_number, seconds_up_to
 from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
-from smtpshell.errors import UsageError
+from smtpshell.errors import PasswordUnavailable, UsageError
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.inert import inert
 from smtpshell.send.outcome import SendStatus, exit_status, report
@@ -55,6 +55,8 @@ server), 24 every recipient, 25 DATA, 26 the message refused (5xx); 28 AUTH fail
 
 # Above this many bytes a terminal gets a progress bar while the message goes out.
 PROGRESS_THRESHOLD = 256 * 1024
+# Direct delivery makes a connection per domain; a transcript replays one.
+RECORD_ONE_CONNECTION = "--record records one connection: give --server or --profile"
 # The environment variable a --user password is read from (profiles name their own).
 PASSWORD_VARIABLE = "SMTPSHELL_PASSWORD"
 
@@ -79,7 +81,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--from",
         dest="sender",
         metavar="ADDR",
-        help="sender (default: the profile's, else the --user name)",
+        help="sender (default: the profile's, else --user when it is an address)",
     )
     message.add_argument("-s", "--subject", metavar="TEXT", help="subject (UTF-8 welcome)")
     body = message.add_mutually_exclusive_group()
@@ -113,10 +115,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     route.add_argument(
         "--server",
         metavar="HOST[:PORT]",
-        help="send through this server (default: each recipient domain's MX)",
+        help="send through this server (default: the default profile, else each "
+        "recipient domain's MX)",
     )
     route.add_argument(
-        "--profile", metavar="NAME", help="a profile from the profiles file (smtpshell config)"
+        "--profile",
+        metavar="NAME",
+        help="a profile from the profiles file (smtpshell config); without --server, "
+        "--profile or --direct, the file's default profile if it names one",
+    )
+    route.add_argument(
+        "--direct",
+        action="store_true",
+        help="to each recipient domain's MX hosts, whatever the profiles file says",
     )
     tls = route.add_mutually_exclusive_group()
     tls.add_argument("--tls", action="store_true", help="implicit TLS (port 465 unless given)")
@@ -182,9 +193,10 @@ def check_options(options: argparse.Namespace) -> None:
     """What can be refused from the options alone, before any file is touched."""
     if options.force and options.record is None:
         raise UsageError("--force goes with --record FILE")
-    if options.record is not None and options.server is None and options.profile is None:
-        # Direct delivery makes a connection per domain; a transcript replays one.
-        raise UsageError("--record records one connection: give --server or --profile")
+    if options.direct and (options.server or options.profile):
+        raise UsageError("--direct goes to the MX hosts: it excludes --server and --profile")
+    if options.record is not None and options.direct:
+        raise UsageError(RECORD_ONE_CONNECTION)
     if options.json and options.dry_run:
         raise UsageError("--json reports on a delivery; --dry-run makes none")
 
@@ -207,16 +219,23 @@ def run(
     """Send as ``options`` say; the exit status (``SendStatus``). ``profiles_file``
     says where profiles are (asked only for ``--profile``); ``ask`` reads a password
     on a terminal (None: there is none to ask on)."""
-    profiles_path = profiles_file() if options.profile is not None else None
+    # A named profile, or the file's default one when no server is given (as
+    # msmtp's "account default"); --direct goes to the MX hosts whatever the file says.
+    wants_profile = options.profile is not None or not (options.server or options.direct)
+    profiles_path = profiles_file() if wants_profile else None
     profile = _profile(options, profiles_path)
     with _message(options, streams, profile) as message:
         if options.dry_run:
             from smtpshell.send.preview import preview_lines
 
-            streams.stdout.writelines(preview_lines(message))
+            streams.stdout.writelines(f"{line}\n" for line in preview_lines(message))
             streams.stdout.flush()
             return SendStatus.OK
+        from smtpshell.send.routing import ViaServer
+
         route = _route(options, profile, streams.environ, message.recipients)
+        if listeners and not isinstance(route, ViaServer):
+            raise UsageError(RECORD_ONE_CONNECTION)
         policy = _policy(options, profile, profiles_path, streams, ask)
         shown: list[Listener] = list(listeners)
         if options.verbose:
@@ -230,8 +249,8 @@ def run(
         if options.json:
             document = report(deliveries, message.sender, message.size)
             streams.stdout.write(json.dumps(document, indent=2) + "\n")
-        elif not options.quiet:
-            _summarise(deliveries, streams.stderr)
+        else:
+            _summarise(deliveries, streams.stderr, quiet=options.quiet)
     return exit_status(deliveries)
 
 
@@ -258,11 +277,17 @@ async def _deliver(
 
 
 def _profile(options: argparse.Namespace, path: Path | None) -> Profile | None:
-    if options.profile is None or path is None:
+    if path is None:
         return None
     from smtpshell.core.profiles import load_profiles
 
-    return load_profiles(path).get(options.profile)
+    if options.profile is not None:
+        return load_profiles(path).get(options.profile)
+    if not path.exists():
+        return None
+    profiles = load_profiles(path)
+    name = profiles.default_name
+    return profiles.get(name) if name is not None else None
 
 
 def _sender(options: argparse.Namespace, profile: Profile | None) -> str | None:
@@ -317,9 +342,12 @@ def _raw(
     use_headers = options.from_headers or not options.to
     if options.sender is None and (profile is None or profile.keep_from_header):
         sender = None  # the From header decides (ssmtp's FromLineOverride)
-    source: Path | BinaryIO = (
-        _binary(streams.stdin) if options.raw in (None, "-") else Path(options.raw)
-    )
+    from_stdin = options.raw in (None, "-")
+    if from_stdin and streams.stdin.isatty():
+        streams.stderr.write(
+            "Type the message, headers first; end it with Ctrl-D on a line of its own.\n"
+        )
+    source: Path | BinaryIO = _binary(streams.stdin) if from_stdin else Path(options.raw)
     return read_raw(source, to=list(options.to), sender=sender, use_headers=use_headers)
 
 
@@ -439,11 +467,14 @@ def _password(
     if streams.environ.get(PASSWORD_VARIABLE):
         return streams.environ[PASSWORD_VARIABLE]
     if ask is None:
-        raise UsageError(
+        raise PasswordUnavailable(
             f"no password for {inert(user)}: set ${PASSWORD_VARIABLE}, or use a profile "
             "(smtpshell config init)"
         )
-    return ask(f"Password for {inert(user)}: ")
+    password = ask(f"Password for {inert(user)}: ")
+    if not password:
+        raise PasswordUnavailable(f"no password typed for {inert(user)}: nothing sent")
+    return password
 
 
 # -- what is shown -------------------------------------------------------------
@@ -467,18 +498,25 @@ def _progress(
     return ProgressBar(stream, size)
 
 
-def _summarise(deliveries: Sequence[Delivery], stream: TextIO) -> None:
+def _summarise(deliveries: Sequence[Delivery], stream: TextIO, quiet: bool = False) -> None:
+    """One line per recipient: sent, refused, or not sent and why. ``quiet`` leaves
+    out what went well: a script's log then holds only what needs a look."""
     for delivery in deliveries:
         via = f" via {inert(delivery.server)}" if delivery.server else ""
+        unsent = []
         for outcome in delivery.recipients:
             address = inert(outcome.address)
             if outcome.address in delivery.delivered:
                 assert delivery.message_reply is not None
-                stream.write(f"sent to {address}{via}: {_reply_line(delivery.message_reply)}\n")
+                if not quiet:
+                    line = _reply_line(delivery.message_reply)
+                    stream.write(f"sent to {address}{via}: {line}\n")
             elif outcome.reply is not None and not outcome.accepted:
                 stream.write(f"refused {address}{via}: {_reply_line(outcome.reply)}\n")
-        if delivery.failure is not None and not delivery.delivered:
-            names = ", ".join(inert(o.address) for o in delivery.recipients)
+            else:
+                unsent.append(address)
+        if delivery.failure is not None and unsent:
+            names = ", ".join(unsent)
             stream.write(f"not sent to {names}{via}: {inert(delivery.failure.reason)}\n")
     stream.flush()
 

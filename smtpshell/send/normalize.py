@@ -141,8 +141,12 @@ class RawPass:
 
     def _body(self, stream: BinaryIO) -> Iterator[bytes]:
         held_cr = b""
+        # read1 where there is one: it returns what one read gives, so on a terminal a
+        # single Ctrl-D ends the text (read() would wait for a second one to fill the
+        # block), and through a pipe each pipeful goes on at once.
+        read = getattr(stream, "read1", stream.read)
         while True:
-            block = stream.read(self.block_size)
+            block = read(self.block_size)
             if not block:
                 break
             block = held_cr + block
