@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from smtpshell.core.authenticate import AuthError, AuthRejected, authenticate
 from smtpshell.core.events import Origin
-from smtpshell.errors import NetworkError, SmtpShellError, SmtpTimeout, TlsError
+from smtpshell.errors import NetworkError, ProtocolError, SmtpShellError, SmtpTimeout, TlsError
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, choose_mechanism
 from smtpshell.protocol.reply import Reply
 
@@ -31,6 +31,17 @@ if TYPE_CHECKING:
 # Mechanisms that put the password on the wire as it is (base64 is not a cipher):
 # never over plain text to another machine unless the profile allows it.
 CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN", "XOAUTH2"})
+
+# RFC 5321 4.3.2: the reply classes each step may get (2 success, 3 "go on", 4 and 5
+# refusals). Any other reply answers something else: a server out of step, or replies
+# injected ahead of ours. What follows cannot be matched to what we sent, so the
+# connection is closed (no QUIT, no "."), not carried on with a guess.
+_MAY_GET = {
+    "MAIL FROM": (2, 4, 5),
+    "RCPT TO": (2, 4, 5),
+    "DATA": (3, 4, 5),
+    "the message": (2, 4, 5),
+}
 
 _QUEUE_ID = re.compile(r"(?:queued as|id=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE)
 
@@ -137,11 +148,25 @@ class Delivery:
 
 
 class _Stop(SmtpShellError):
-    """Ends a transaction early with its failure."""
+    """Ends a transaction early with its failure; ``close`` when the conversation is
+    out of step and the connection must end without another word."""
 
-    def __init__(self, failure: Failure) -> None:
+    def __init__(self, failure: Failure, close: bool = False) -> None:
         super().__init__(failure.reason)
         self.failure = failure
+        self.close = close
+
+
+def _in_step(what: str, reply: Reply) -> Reply:
+    """``reply``, when it is one ``what`` may get (``_MAY_GET``); else stop and close."""
+    if reply.code // 100 not in _MAY_GET[what]:
+        text = " ".join(reply.lines)
+        reason = (
+            f"the server answered {what} with {reply.code} {text}, which is no answer to "
+            "it (replies out of step); connection closed, the message not sent"
+        )
+        raise _Stop(Failure(Stage.CONNECT, reason, reply), close=True)
+    return reply
 
 
 def _refused(stage: Stage, what: str, reply: Reply) -> _Stop:
@@ -163,9 +188,12 @@ async def run_transaction(
         await _transact(session, message, delivery, policy, progress)
     except _Stop as stop:
         delivery.failure = stop.failure
+        if stop.close:
+            await session.close("replies out of step")
     except TlsError as exc:
         delivery.failure = Failure(Stage.STARTTLS, str(exc))
-    except (NetworkError, SmtpTimeout) as exc:
+    except (NetworkError, SmtpTimeout, ProtocolError) as exc:
+        # A reply too long or malformed: the session has closed the connection.
         delivery.failure = Failure(Stage.CONNECT, str(exc))
     finally:
         delivery.timings["transaction"] = time.perf_counter() - started
@@ -194,7 +222,7 @@ async def _transact(
     if not await _envelope(session, message, delivery, capabilities, policy):
         return
     counted = _counting(message.chunks(), progress) if progress else message.chunks()
-    reply = await session.send_message(counted)
+    reply = _in_step("the message", await session.send_message(counted))
     delivery.message_reply = reply
     if reply.code // 100 != 2:
         raise _refused(Stage.MESSAGE, "the message was", reply)
@@ -320,19 +348,21 @@ async def _envelope(
     if pipelined:
         futures = [session.send_nowait(line, Origin.AUTO) for line in (mail, *rcpts, "DATA")]
         replies = [await session.wait_reply(future) for future in futures]
-        mail_reply, data_reply = replies[0], replies[-1]
-        _record_recipients(delivery, replies[1:-1])
+        # Checked in the order sent: the first reply out of step names the culprit.
+        mail_reply = _in_step("MAIL FROM", replies[0])
+        _record_recipients(delivery, [_in_step("RCPT TO", r) for r in replies[1:-1]])
+        data_reply = _in_step("DATA", replies[-1])
     else:
-        mail_reply = await session.send(mail, Origin.AUTO)
+        mail_reply = _in_step("MAIL FROM", await session.send(mail, Origin.AUTO))
         if not mail_reply.is_positive:
             raise _refused(Stage.MAIL, "MAIL FROM", mail_reply)
         replies = []
         for line in rcpts:
-            replies.append(await session.send(line, Origin.AUTO))
+            replies.append(_in_step("RCPT TO", await session.send(line, Origin.AUTO)))
         _record_recipients(delivery, replies)
         if not any(outcome.accepted for outcome in delivery.recipients):
             raise _all_refused(delivery)
-        data_reply = await session.send("DATA", Origin.AUTO)
+        data_reply = _in_step("DATA", await session.send("DATA", Origin.AUTO))
     if not mail_reply.is_positive:
         if data_reply.code == 354:
             await session.end_data(Origin.AUTO)
