@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from smtpshell.core.arguments import ca_file, port_number, seconds_up_to
 from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
-from smtpshell.errors import UsageError
+from smtpshell.errors import UnreadableInput, UsageError
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.inert import inert
 from smtpshell.send.outcome import SendStatus, exit_status, report
@@ -209,11 +209,18 @@ def run(
     on a terminal (None: there is none to ask on)."""
     profiles_path = profiles_file() if options.profile is not None else None
     profile = _profile(options, profiles_path)
-    with _message(options, streams, profile) as message:
+    try:
+        message = _message(options, streams, profile)
+    except UnreadableInput as exc:
+        # A file that cannot be read is smtpshell failing (1, as the README lists),
+        # not a command line to correct (2).
+        streams.stderr.write(f"smtpshell send: error: {exc}\n")
+        return SendStatus.FAILURE
+    with message:
         if options.dry_run:
             from smtpshell.send.preview import preview_lines
 
-            streams.stdout.writelines(preview_lines(message))
+            streams.stdout.writelines(f"{line}\n" for line in preview_lines(message))
             streams.stdout.flush()
             return SendStatus.OK
         route = _route(options, profile, streams.environ, message.recipients)
@@ -318,9 +325,20 @@ def _raw(
     if options.sender is None and (profile is None or profile.keep_from_header):
         sender = None  # the From header decides (ssmtp's FromLineOverride)
     source: Path | BinaryIO = (
-        _binary(streams.stdin) if options.raw in (None, "-") else Path(options.raw)
+        _binary(_open_stdin(streams, "give the message as --raw FILE"))
+        if options.raw in (None, "-")
+        else Path(options.raw)
     )
     return read_raw(source, to=list(options.to), sender=sender, use_headers=use_headers)
+
+
+def _open_stdin(streams: Streams, instead: str) -> TextIO:
+    """Standard input, when there is one to read: a program started with it closed
+    (``<&-``, some daemons) has None, or a closed stream."""
+    stdin: TextIO | None = streams.stdin
+    if stdin is None or stdin.closed:
+        raise UsageError(f"standard input is closed: {instead}")
+    return stdin
 
 
 def _binary(stream: TextIO) -> BinaryIO:
@@ -335,12 +353,17 @@ def _body_text(options: argparse.Namespace, streams: Streams) -> str:
     if options.body is not None:
         return str(options.body)
     if options.body_file is not None:
-        data: bytes = options.body_file.read_bytes()
         where = str(options.body_file)
+        try:
+            data: bytes = options.body_file.read_bytes()
+        except OSError as exc:
+            # The name made inert: it may come from a glob over someone else's files.
+            raise UnreadableInput(f"cannot read {inert(where)}: {exc.strerror or exc}") from exc
     else:
-        if streams.stdin.isatty():
+        stdin = _open_stdin(streams, "give the text with --body or --body-file")
+        if stdin.isatty():
             streams.stderr.write("Type the message; end it with Ctrl-D on a line of its own.\n")
-        data = _binary(streams.stdin).read()
+        data = _binary(stdin).read()
         where = "standard input"
     try:
         return data.decode("utf-8")
