@@ -177,6 +177,11 @@ def run_password_command(profile: Profile, timeout: float = COMMAND_TIMEOUT) -> 
         raise PasswordUnavailable(f"{what} could not run {inert(program)}: {reason}") from None
     if done.returncode != 0:
         error_line = _first_line(done.stderr.decode("utf-8", errors="replace"))
+        # A command that fails may still have found the password, and echo it in its
+        # complaint (set -x, a wrapper that logs what it read): masked.
+        found = _first_line(done.stdout.decode("utf-8", errors="replace"))
+        if found:
+            error_line = error_line.replace(found, MASK)
         said = f": {inert(error_line)}" if error_line else ""
         raise PasswordUnavailable(f"{what} failed with exit status {done.returncode}{said}")
     try:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from smtpshell.core.events import Listener
     from smtpshell.core.profiles import Profile
     from smtpshell.send.message import OutgoingMessage
+    from smtpshell.send.redact import Redactor
     from smtpshell.send.routing import Route
     from smtpshell.send.transaction import Delivery, Policy
 
@@ -225,9 +226,12 @@ def run(
             return SendStatus.OK
         route = _route(options, profile, streams.environ, message.recipients)
         policy = _policy(options, profile, profiles_path, streams, ask)
+        redactor = _redactor(policy)
         shown: list[Listener] = list(listeners)
         if options.verbose:
             shown.append(_conversation(streams.stderr))
+        # A server may echo the password back: masked before any sink sees it.
+        shown = [redactor.listener(listener) for listener in shown]
         progress = _progress(streams.stderr, message.size * _copies(route, message), options)
         try:
             deliveries = asyncio.run(_deliver(message, route, policy, shown, progress))
@@ -235,10 +239,10 @@ def run(
             if progress is not None:
                 progress(-1)
         if options.json:
-            document = report(deliveries, message.sender, message.size)
+            document = redactor.document(report(deliveries, message.sender, message.size))
             streams.stdout.write(json.dumps(document, indent=2) + "\n")
         elif not options.quiet:
-            _summarise(deliveries, streams.stderr)
+            _summarise(deliveries, streams.stderr, redactor)
     return exit_status(deliveries)
 
 
@@ -490,19 +494,30 @@ def _progress(
     return ProgressBar(stream, size)
 
 
-def _summarise(deliveries: Sequence[Delivery], stream: TextIO) -> None:
+def _redactor(policy: Policy) -> Redactor:
+    from smtpshell.send.redact import Redactor
+
+    credentials = policy.credentials
+    if credentials is None:
+        return Redactor()
+    return Redactor(credentials.user, credentials.password)
+
+
+def _summarise(deliveries: Sequence[Delivery], stream: TextIO, redactor: Redactor) -> None:
+    lines: list[str] = []
     for delivery in deliveries:
         via = f" via {inert(delivery.server)}" if delivery.server else ""
         for outcome in delivery.recipients:
             address = inert(outcome.address)
             if outcome.address in delivery.delivered:
                 assert delivery.message_reply is not None
-                stream.write(f"sent to {address}{via}: {_reply_line(delivery.message_reply)}\n")
+                lines.append(f"sent to {address}{via}: {_reply_line(delivery.message_reply)}")
             elif outcome.reply is not None and not outcome.accepted:
-                stream.write(f"refused {address}{via}: {_reply_line(outcome.reply)}\n")
+                lines.append(f"refused {address}{via}: {_reply_line(outcome.reply)}")
         if delivery.failure is not None and not delivery.delivered:
             names = ", ".join(inert(o.address) for o in delivery.recipients)
-            stream.write(f"not sent to {names}{via}: {inert(delivery.failure.reason)}\n")
+            lines.append(f"not sent to {names}{via}: {inert(delivery.failure.reason)}")
+    stream.writelines(f"{redactor.text(line)}\n" for line in lines)
     stream.flush()
 
 
