@@ -335,3 +335,100 @@ def test_plain_over_loopback_is_allowed() -> None:
     with HostileServer(script) as server:
         _, err, status = send(server.port, "--user", "u", SMTPSHELL_PASSWORD=PASSWORD)
     assert status == SendStatus.OK, err
+
+
+def test_an_attachment_changed_during_the_transaction_is_not_sent(tmp_path: Path) -> None:
+    attachment = tmp_path / "report.txt"
+    attachment.write_text("the version checked")
+
+    async def script(peer: Peer) -> None:
+        await greet(peer, ["PIPELINING"])
+        for _ in range(3):
+            await peer.command()
+        attachment.write_text("another version, longer than the one measured")
+        await peer.send(b"250 ok\r\n250 ok\r\n354 go on\r\n")
+        await peer.drain_client()
+
+    with HostileServer(script) as server:
+        out, err, status = send(server.port, "--json", "--attach", str(attachment))
+        server.wait_finished()
+    # Before: MessageChanged escaped the transaction: an error line and no document.
+    assert status == SendStatus.FAILURE, err
+    failure = failure_of(out)
+    assert failure["stage"] == "local" and "changed" in str(failure["reason"])
+    # Closed without the "." that would have made the server take a partial message.
+    assert server.clear.endswith(b"DATA\r\n")
+
+
+# -- every documented exit status ------------------------------------------------
+
+
+async def greets_554(peer: Peer) -> None:
+    await peer.send(b"554 5.3.2 not now, not ever\r\n")
+    await peer.drain_client()
+
+
+async def greets_421(peer: Peer) -> None:
+    await peer.send(b"421 4.3.2 busy\r\n")
+    await peer.drain_client()
+
+
+async def refuses_ehlo_and_helo(peer: Peer) -> None:
+    await peer.send(b"220 old ESMTP\r\n")
+    await peer.command()
+    await peer.send(b"502 5.5.1 what is EHLO\r\n")
+    assert (await peer.command()).startswith("HELO ")
+    await peer.send(b"550 5.7.1 not you\r\n")
+    await answer_rest(peer)
+
+
+async def refuses_data(peer: Peer) -> None:
+    await pipelined_group(peer, b"250 ok\r\n250 ok\r\n554 5.5.1 no valid recipients\r\n")
+    await answer_rest(peer)
+
+
+async def refuses_the_message(peer: Peer) -> None:
+    await pipelined_group(peer, b"250 ok\r\n250 ok\r\n354 go on\r\n")
+    await answer_rest_of_data_with(peer, b"554 5.7.1 spam\r\n")
+
+
+async def defers_the_message(peer: Peer) -> None:
+    await pipelined_group(peer, b"250 ok\r\n250 ok\r\n354 go on\r\n")
+    await answer_rest_of_data_with(peer, b"451 4.3.0 try later\r\n")
+
+
+async def answer_rest_of_data_with(peer: Peer, reply: bytes) -> None:
+    while await peer.line() != b".\r\n":
+        pass
+    await peer.send(reply)
+    await answer_rest(peer)
+
+
+@pytest.mark.parametrize(
+    ("script", "expected", "stage"),
+    [
+        (greets_554, SendStatus.GREETING, "greeting"),
+        (greets_421, SendStatus.TEMPORARY, "greeting"),
+        (refuses_ehlo_and_helo, SendStatus.HELO, "helo"),
+        (refuses_data, SendStatus.DATA, "data"),
+        (refuses_the_message, SendStatus.MESSAGE, "message"),
+        (defers_the_message, SendStatus.TEMPORARY, "message"),
+    ],
+)
+def test_each_refusal_has_its_documented_status(
+    script: Callable[[Peer], Awaitable[None]], expected: SendStatus, stage: str
+) -> None:
+    with HostileServer(script) as server:
+        out, err, status = send(server.port, "--json")
+    assert status == expected, err
+    document = parsed_json(out)
+    assert document["status"] == expected and failure_of(out)["stage"] == stage
+
+
+def test_no_server_reached_is_exit_3() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # bound, not listening: connection refused
+        _, err, status = send(port)
+    assert status == SendStatus.CONNECTION
+    assert "not sent to b@example.com" in err

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from smtpshell.core.authenticate import AuthError, AuthRejected, authenticate
 from smtpshell.core.events import Origin
-from smtpshell.errors import NetworkError, ProtocolError, SmtpShellError, SmtpTimeout, TlsError
+from smtpshell.errors import (
+    MessageChanged,
+    NetworkError,
+    ProtocolError,
+    SmtpShellError,
+    SmtpTimeout,
+    TlsError,
+)
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, choose_mechanism
 from smtpshell.protocol.reply import Reply
 
@@ -58,6 +65,7 @@ class Stage(enum.Enum):
     RCPT = "rcpt"
     DATA = "data"
     MESSAGE = "message"  # the reply after the final "."
+    LOCAL = "local"  # smtpshell's side: a file changed while the message was sent
 
 
 class Message(Protocol):
@@ -195,6 +203,11 @@ async def run_transaction(
     except (NetworkError, SmtpTimeout, ProtocolError) as exc:
         # A reply too long or malformed: the session has closed the connection.
         delivery.failure = Failure(Stage.CONNECT, str(exc))
+    except MessageChanged as exc:
+        # Part of the message may be out: the connection closes without its "." (in
+        # _quit below), so the server discards it. An outcome, not an exception: the
+        # other domains' deliveries go on, and --json still reports.
+        delivery.failure = Failure(Stage.LOCAL, str(exc))
     finally:
         delivery.timings["transaction"] = time.perf_counter() - started
         await _quit(session)
