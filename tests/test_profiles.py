@@ -443,3 +443,14 @@ def test_ssmtp_without_tls_says_what_that_costs() -> None:
     assert imported.values["tls"] == "none"
     assert any("in clear" in note for note in imported.notes)
     assert "line 2 ignored: not Key=Value" in imported.notes
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\x0c", "\x1e"])
+def test_an_ssmtp_password_is_one_line_whatever_it_holds(separator: str) -> None:
+    password = f"start{separator}rest=of-it{separator}"
+    imported = read_ssmtp_conf(f"mailhub=mail\r\nAuthPass={password}\r\nAuthUser=me\n")
+    # Before: str.splitlines cut the password at the separator and read its rest as
+    # a key, quoted in a note ("unknown key rest ignored").
+    assert imported.password == password
+    assert not any("rest" in note for note in imported.notes)
+    assert imported.values["user"] == "me"
