@@ -163,3 +163,16 @@ def test_dry_run_prints_the_envelope_and_message_line_by_line() -> None:
     ]
     assert lines[2:5] == ["", "From: a@example.com", "To: b@example.com"]
     assert out.endswith("\n") and "one\ntwo\n" in out
+
+
+def test_attaching_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "nobody-writes.fifo"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "smtpshell", "send", "--dry-run", *ENVELOPE, "--body", "x",
+         "--attach", str(fifo)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    # Before: open() waited for a writer for ever (the time-out above ended it).
+    assert done.returncode == SendStatus.FAILURE, done.stderr
+    assert "not a regular file" in one_error_line(done.stderr)
