@@ -454,3 +454,19 @@ def test_an_ssmtp_password_is_one_line_whatever_it_holds(separator: str) -> None
     assert imported.password == password
     assert not any("rest" in note for note in imported.notes)
     assert imported.values["user"] == "me"
+
+
+def test_a_profiles_path_holding_escapes_is_shown_inert(tmp_path: Path) -> None:
+    directory = tmp_path / "conf\x1b[2J\u202e"
+    directory.mkdir()
+    missing = load_profiles(directory / "profiles.toml")
+    with pytest.raises(ConfigError) as missing_error:
+        missing.get("any")
+    broken = directory / "broken.toml"
+    broken.write_text("[profiles.p]\nserver = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as broken_error:
+        load_profiles(broken)
+    # Before: the escape sequence and the bidi override reached the terminal as they were.
+    for error in (missing_error.value, broken_error.value):
+        assert "\x1b" not in str(error) and "\u202e" not in str(error)
+        assert "conf\\x1b[2J\\u202e" in str(error)

@@ -125,9 +125,10 @@ def file_warning(path: Path | None) -> list[str]:
         return []
     if not mode & 0o077:
         return []
+    shown = inert(str(path))
     return [
-        f"{path} holds a password and others can read it (mode {mode:04o}): "
-        f"chmod 600 {path}, or better, move the password out of the file"
+        f"{shown} holds a password and others can read it (mode {mode:04o}): "
+        f"chmod 600 {shown}, or better, move the password out of the file"
     ]
 
 
