@@ -176,3 +176,16 @@ def test_attaching_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path
     # Before: open() waited for a writer for ever (the time-out above ended it).
     assert done.returncode == SendStatus.FAILURE, done.stderr
     assert "not a regular file" in one_error_line(done.stderr)
+
+
+def test_the_null_sender_is_spelt_either_way_with_raw(tmp_path: Path) -> None:
+    message = tmp_path / "bounce.eml"
+    message.write_bytes(b"From: MAILER-DAEMON@example.com\nTo: b@example.com\n\nbounced\n")
+    for spelling in ("", "<>", " <> "):
+        out, err, status = dry_run("--raw", str(message), "--from", spelling)
+        # Before: "" gave MAIL FROM:<>, and "<>" was refused as an address.
+        assert status == SendStatus.OK, err
+        assert out.startswith("MAIL FROM:<> SIZE=")
+    _, err, status = dry_run("--from", "<>", "--to", "b@example.com", "--body", "x")
+    assert status == SendStatus.USAGE
+    assert "<> only with --raw" in one_error_line(err)

@@ -470,3 +470,14 @@ def test_a_profiles_path_holding_escapes_is_shown_inert(tmp_path: Path) -> None:
     for error in (missing_error.value, broken_error.value):
         assert "\x1b" not in str(error) and "\u202e" not in str(error)
         assert "conf\\x1b[2J\\u202e" in str(error)
+
+
+def test_rewrite_domain_qualifies_a_named_address_and_leaves_the_null_sender(
+    tmp_path: Path,
+) -> None:
+    qq = load_profiles(write(tmp_path, FULL)).get("qq")
+    # Before: "Me <me>@qq.com", "<>@qq.com" and "@qq.com", none of them an address.
+    assert qq.qualify("Me <me>") == "Me <me@qq.com>"
+    assert qq.qualify("<>") == "<>"
+    assert qq.qualify("") == ""
+    assert qq.qualify("Me <me@b.example>") == "Me <me@b.example>"

@@ -93,9 +93,15 @@ class Profile:
         return self.connect_options().endpoint
 
     def qualify(self, address: str) -> str:
-        """``address`` with ``rewrite_domain`` added when it has no domain of its own."""
-        if "@" in address or not self.rewrite_domain:
+        """``address`` with ``rewrite_domain`` added when it has no domain of its own:
+        ``me`` and ``Me <me>`` become ``me@DOMAIN`` and ``Me <me@DOMAIN>``; the null
+        sender (``""``, ``<>``) stays null."""
+        bare = address.strip(" \t")
+        if "@" in address or not self.rewrite_domain or bare in ("", "<>"):
             return address
+        if bare.endswith(">") and "<" in bare:
+            name, _, local = bare[:-1].rpartition("<")
+            return f"{name}<{local}@{self.rewrite_domain}>"
         return f"{address}@{self.rewrite_domain}"
 
     @property

@@ -83,6 +83,9 @@ class ComposeRequest:
 
 def compose(request: ComposeRequest) -> OutgoingMessage:
     """The message ``request`` describes, checked and ready to send (see module doc)."""
+    if request.sender.strip(" \t") in ("", "<>"):
+        # A composed message needs a From field: the null sender is for --raw bounces.
+        raise MessageRefused("--from: a composed message needs a sender (<> only with --raw)")
     sender = envelope_address(request.sender, "--from")
     to = parse_all(request.to, "--to")
     cc = parse_all(request.cc, "--cc")
