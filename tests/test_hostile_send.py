@@ -432,3 +432,23 @@ def test_no_server_reached_is_exit_3() -> None:
         _, err, status = send(port)
     assert status == SendStatus.CONNECTION
     assert "not sent to b@example.com" in err
+
+
+@pytest.mark.parametrize(
+    ("replies", "stage"),
+    [(b"421 4.7.0 too busy\r\n", "mail"), (b"250 ok\r\n421 4.7.0 too busy\r\n", "rcpt")],
+)
+def test_a_421_that_closes_a_pipelined_group_is_temporary(replies: bytes, stage: str) -> None:
+    async def script(peer: Peer) -> None:
+        await pipelined_group(peer, replies)
+        peer.half_close()  # and closes, as RFC 5321 3.8 lets it after a 421
+        await peer.drain_client()
+
+    with HostileServer(script) as server:
+        out, err, status = send(server.port, "--json")
+    # Before: the replies the 421 left unanswered failed as "connection closed by
+    # the server" (3), and the 421 itself was not reported.
+    assert status == SendStatus.TEMPORARY, err
+    failure = failure_of(out)
+    assert failure["stage"] == stage and failure["temporary"] is True
+    assert "421 4.7.0 too busy" in str(failure["reason"])

@@ -10,6 +10,7 @@ recipient is something to report, not a crash; only a bug raises.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import re
@@ -360,7 +361,7 @@ async def _envelope(
     pipelined = policy.pipelining and capabilities is not None and capabilities.has("PIPELINING")
     if pipelined:
         futures = [session.send_nowait(line, Origin.AUTO) for line in (mail, *rcpts, "DATA")]
-        replies = [await session.wait_reply(future) for future in futures]
+        replies = await _group_replies(session, futures)
         # Checked in the order sent: the first reply out of step names the culprit.
         mail_reply = _in_step("MAIL FROM", replies[0])
         _record_recipients(delivery, [_in_step("RCPT TO", r) for r in replies[1:-1]])
@@ -388,6 +389,29 @@ async def _envelope(
     if data_reply.code != 354:
         raise _refused(Stage.DATA, "DATA", data_reply)
     return True
+
+
+async def _group_replies(session: Session, futures: list[asyncio.Future[Reply]]) -> list[Reply]:
+    """The replies to a pipelined MAIL, RCPT... DATA group, in order.
+
+    RFC 5321 3.8: a server may answer 421 and close at once, leaving the rest of
+    the group unanswered. That is the server saying "later" (75), not a connection
+    lost (3): the 421 is reported at the command it answered.
+    """
+    replies: list[Reply] = []
+    try:
+        for future in futures:
+            replies.append(await session.wait_reply(future))
+    except NetworkError:
+        if not replies or replies[-1].code != 421:
+            raise
+        answered = len(replies) - 1  # MAIL, the RCPTs, then DATA
+        if answered == 0:
+            raise _refused(Stage.MAIL, "MAIL FROM", replies[-1]) from None
+        if answered == len(futures) - 1:
+            raise _refused(Stage.DATA, "DATA", replies[-1]) from None
+        raise _refused(Stage.RCPT, "RCPT TO", replies[-1]) from None
+    return replies
 
 
 def _record_recipients(delivery: Delivery, replies: list[Reply]) -> None:
