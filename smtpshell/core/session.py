@@ -405,7 +405,8 @@ class Session:
                 await stream.drain()
         except TimeoutError:
             error = SmtpTimeout(
-                f"the server took none of the message for {self.timeout:g} s; connection closed"
+                f"the server stopped reading the message (no room to send more for "
+                f"{self.timeout:g} s); connection closed"
             )
             self._fail(error)
             raise error from None
