@@ -189,3 +189,16 @@ def test_the_null_sender_is_spelt_either_way_with_raw(tmp_path: Path) -> None:
     _, err, status = dry_run("--from", "<>", "--to", "b@example.com", "--body", "x")
     assert status == SendStatus.USAGE
     assert "<> only with --raw" in one_error_line(err)
+
+
+def test_quoted_local_parts_and_idn_domains_reach_the_envelope_intact() -> None:
+    with HostileServer(well_behaved) as server:
+        _, err, status = run_cli(
+            "send", "--server", f"127.0.0.1:{server.port}", "--from", "a@example.com",
+            "--to", '"john doe"@example.com', "--to", "Ünï <b@bücher.example>", "--body", "x",
+        )  # fmt: skip
+        server.wait_finished()
+    assert status == SendStatus.OK, err
+    assert b'RCPT TO:<"john doe"@example.com>\r\n' in server.clear
+    assert b"RCPT TO:<b@xn--bcher-kva.example>\r\n" in server.clear
+    assert b"SMTPUTF8" not in server.clear  # an IDN domain has an ASCII form
