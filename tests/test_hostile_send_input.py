@@ -202,3 +202,22 @@ def test_quoted_local_parts_and_idn_domains_reach_the_envelope_intact() -> None:
     assert b'RCPT TO:<"john doe"@example.com>\r\n' in server.clear
     assert b"RCPT TO:<b@xn--bcher-kva.example>\r\n" in server.clear
     assert b"SMTPUTF8" not in server.clear  # an IDN domain has an ASCII form
+
+
+@pytest.mark.parametrize(
+    "helo", ["x\r\nMAIL FROM:<evil@example.net>", "x\x1b[2J", "a b", "é.example", ""]
+)
+@pytest.mark.parametrize("tls", [[], ["--starttls"]])
+def test_a_helo_that_is_not_a_host_name_is_refused_before_connecting(
+    helo: str, tls: list[str]
+) -> None:
+    with HostileServer(well_behaved) as server:
+        out, err, status = run_cli(
+            "send", "--server", f"127.0.0.1:{server.port}", *ENVELOPE, "--body", "x",
+            "--helo", helo, "--json", *tls,
+        )  # fmt: skip
+    # Before: a CR or ESC failed half-way (exit 1 without the JSON document, or 3
+    # "not sent" with --starttls), and a space or a non-ASCII name went out in EHLO.
+    assert status == SendStatus.USAGE
+    assert "--helo" in one_error_line(err) and out == ""
+    assert server.peers == []

@@ -188,6 +188,19 @@ def check_options(options: argparse.Namespace) -> None:
         raise UsageError("--record records one connection: give --server or --profile")
     if options.json and options.dry_run:
         raise UsageError("--json reports on a delivery; --dry-run makes none")
+    if options.helo is not None:
+        _check_helo(options.helo)
+
+
+def _check_helo(helo: str) -> None:
+    """RFC 5321 4.1.1.1: EHLO takes a domain or an address literal: printable ASCII
+    without spaces. Checked before connecting, so that a CR in it (a second command)
+    or a space is a usage error, not a failure half-way through the conversation."""
+    if not helo or not helo.isascii() or not helo.isprintable() or " " in helo:
+        raise UsageError(
+            f"--helo '{inert(helo)}': give a host name or an address literal "
+            "(ASCII, without spaces or control characters)"
+        )
 
 
 @dataclass(frozen=True)
