@@ -221,3 +221,10 @@ def test_a_helo_that_is_not_a_host_name_is_refused_before_connecting(
     assert status == SendStatus.USAGE
     assert "--helo" in one_error_line(err) and out == ""
     assert server.peers == []
+
+
+def test_a_cafile_named_with_escapes_is_named_inertly(tmp_path: Path) -> None:
+    _, err, status = dry_run(*ENVELOPE, "--body", "x", "--cafile", str(tmp_path / "ca\x1b[2J.pem"))
+    # Before: argparse's message carried the escape sequence to the terminal.
+    assert status == SendStatus.USAGE
+    assert "ca\\x1b[2J.pem" in err and "\x1b" not in err
