@@ -455,3 +455,23 @@ def test_a_421_that_closes_a_pipelined_group_is_temporary(replies: bytes, stage:
     failure = failure_of(out)
     assert failure["stage"] == stage and failure["temporary"] is True
     assert "421 4.7.0 too busy" in str(failure["reason"])
+
+
+def test_quiet_still_says_what_failed_and_nothing_else() -> None:
+    async def script(peer: Peer) -> None:
+        await greet(peer, ["PIPELINING"])
+        for _ in range(4):
+            await peer.command()
+        await peer.send(b"250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n354 go on\r\n")
+        await answer_rest_of_data(peer)
+
+    with HostileServer(script) as server:
+        out, err, status = run_cli(
+            "send", "--server", f"127.0.0.1:{server.port}", "--from", "a@example.com",
+            "--to", "b@example.com", "--to", "c@example.com", "--body", "hi", "-q",
+        )  # fmt: skip
+    # Before: -q ("nothing but errors") printed nothing at all, refusals included.
+    assert status == SendStatus.PARTIAL
+    assert out == "" and err == (
+        f"refused c@example.com via 127.0.0.1:{server.port}: 550 5.1.1 no such user\n"
+    )

@@ -254,8 +254,9 @@ def run(
         if options.json:
             document = redactor.document(report(deliveries, message.sender, message.size))
             streams.stdout.write(json.dumps(document, indent=2) + "\n")
-        elif not options.quiet:
-            _summarise(deliveries, streams.stderr, redactor)
+        else:
+            # --quiet: "nothing but errors", so a refusal is still said.
+            _summarise(deliveries, streams.stderr, redactor, successes=not options.quiet)
     return exit_status(deliveries)
 
 
@@ -516,13 +517,17 @@ def _redactor(policy: Policy) -> Redactor:
     return Redactor(credentials.user, credentials.password)
 
 
-def _summarise(deliveries: Sequence[Delivery], stream: TextIO, redactor: Redactor) -> None:
+def _summarise(
+    deliveries: Sequence[Delivery], stream: TextIO, redactor: Redactor, successes: bool = True
+) -> None:
     lines: list[str] = []
     for delivery in deliveries:
         via = f" via {inert(delivery.server)}" if delivery.server else ""
         for outcome in delivery.recipients:
             address = inert(outcome.address)
             if outcome.address in delivery.delivered:
+                if not successes:
+                    continue
                 assert delivery.message_reply is not None
                 lines.append(f"sent to {address}{via}: {_reply_line(delivery.message_reply)}")
             elif outcome.reply is not None and not outcome.accepted:
