@@ -279,3 +279,10 @@ def test_the_profile_a_command_line_names(config: Config) -> None:
     assert (profile.name, path) == ("qq", config.file)
     assert load_user_profile(env)[0].name == "local"
     assert password_asker(env) is None  # piped input: nobody to ask
+
+
+def test_import_names_an_unreadable_file_inertly(config: Config, tmp_path: Path) -> None:
+    _, err, status = config.run("import-ssmtp", str(tmp_path / "ssmtp\x1b[2J\u202e.conf"))
+    # Before: the escape sequence and the bidi override went to the terminal.
+    assert status == ExitStatus.FAILURE
+    assert one_error_line(err).endswith("ssmtp\\x1b[2J\\u202e.conf: No such file or directory\n")

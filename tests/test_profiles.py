@@ -443,3 +443,41 @@ def test_ssmtp_without_tls_says_what_that_costs() -> None:
     assert imported.values["tls"] == "none"
     assert any("in clear" in note for note in imported.notes)
     assert "line 2 ignored: not Key=Value" in imported.notes
+
+
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\x0c", "\x1e"])
+def test_an_ssmtp_password_is_one_line_whatever_it_holds(separator: str) -> None:
+    password = f"start{separator}rest=of-it{separator}"
+    imported = read_ssmtp_conf(f"mailhub=mail\r\nAuthPass={password}\r\nAuthUser=me\n")
+    # Before: str.splitlines cut the password at the separator and read its rest as
+    # a key, quoted in a note ("unknown key rest ignored").
+    assert imported.password == password
+    assert not any("rest" in note for note in imported.notes)
+    assert imported.values["user"] == "me"
+
+
+def test_a_profiles_path_holding_escapes_is_shown_inert(tmp_path: Path) -> None:
+    directory = tmp_path / "conf\x1b[2J\u202e"
+    directory.mkdir()
+    missing = load_profiles(directory / "profiles.toml")
+    with pytest.raises(ConfigError) as missing_error:
+        missing.get("any")
+    broken = directory / "broken.toml"
+    broken.write_text("[profiles.p]\nserver = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as broken_error:
+        load_profiles(broken)
+    # Before: the escape sequence and the bidi override reached the terminal as they were.
+    for error in (missing_error.value, broken_error.value):
+        assert "\x1b" not in str(error) and "\u202e" not in str(error)
+        assert "conf\\x1b[2J\\u202e" in str(error)
+
+
+def test_rewrite_domain_qualifies_a_named_address_and_leaves_the_null_sender(
+    tmp_path: Path,
+) -> None:
+    qq = load_profiles(write(tmp_path, FULL)).get("qq")
+    # Before: "Me <me>@qq.com", "<>@qq.com" and "@qq.com", none of them an address.
+    assert qq.qualify("Me <me>") == "Me <me@qq.com>"
+    assert qq.qualify("<>") == "<>"
+    assert qq.qualify("") == ""
+    assert qq.qualify("Me <me@b.example>") == "Me <me@b.example>"

@@ -209,17 +209,21 @@ def _import_ssmtp(path: Path, options: argparse.Namespace, env: Environment) -> 
     if not PROFILE_NAME.match(name):
         raise UsageError(f"--name {inert(name)!r}: letters, digits, - and _ only")
     conf: Path = options.conf
+    shown = inert(str(conf))  # a name given on the command line: maybe not plain text
     try:
         imported = read_ssmtp_conf(conf.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{conf}: not UTF-8 text") from None
+        raise ConfigError(f"{shown}: not UTF-8 text") from None
+    except OSError as exc:
+        # Still an OSError (exit status 1), naming the file inertly.
+        raise OSError(exc.errno, exc.strerror, shown) from exc
     values = dict(imported.values)
     variable = f"SMTPSHELL_{name.upper().replace('-', '_')}_PASSWORD"
     if imported.password is not None and options.keep_password:
         values["password"] = imported.password
     elif imported.password is not None:
         values["password_env"] = variable
-    table = profile_table(name, values, [f"Imported from {inert(str(conf))}"])
+    table = profile_table(name, values, [f"Imported from {shown}"])
     _check_converted(table, conf)
     existing = load_profiles(path)
     current = path.read_text(encoding="utf-8") if existing.exists else NEW_FILE_HEADER

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 from smtpshell.core.defaults import DEFAULT_HELO, DEFAULT_TIMEOUT
 from smtpshell.errors import HelpRequested, TlsError, UsageError
+from smtpshell.protocol.inert import inert
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -156,7 +157,8 @@ def ca_file(text: str) -> Path:
     try:
         check_ca_file(path)
     except TlsError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        # The message names the file, whose name may hold escape sequences.
+        raise argparse.ArgumentTypeError(inert(str(exc))) from None
     return path
 
 

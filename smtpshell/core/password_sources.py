@@ -125,9 +125,10 @@ def file_warning(path: Path | None) -> list[str]:
         return []
     if not mode & 0o077:
         return []
+    shown = inert(str(path))
     return [
-        f"{path} holds a password and others can read it (mode {mode:04o}): "
-        f"chmod 600 {path}, or better, move the password out of the file"
+        f"{shown} holds a password and others can read it (mode {mode:04o}): "
+        f"chmod 600 {shown}, or better, move the password out of the file"
     ]
 
 
@@ -177,6 +178,11 @@ def run_password_command(profile: Profile, timeout: float = COMMAND_TIMEOUT) -> 
         raise PasswordUnavailable(f"{what} could not run {inert(program)}: {reason}") from None
     if done.returncode != 0:
         error_line = _first_line(done.stderr.decode("utf-8", errors="replace"))
+        # A command that fails may still have found the password, and echo it in its
+        # complaint (set -x, a wrapper that logs what it read): masked.
+        found = _first_line(done.stdout.decode("utf-8", errors="replace"))
+        if found:
+            error_line = error_line.replace(found, MASK)
         said = f": {inert(error_line)}" if error_line else ""
         raise PasswordUnavailable(f"{what} failed with exit status {done.returncode}{said}")
     try:

@@ -93,9 +93,15 @@ class Profile:
         return self.connect_options().endpoint
 
     def qualify(self, address: str) -> str:
-        """``address`` with ``rewrite_domain`` added when it has no domain of its own."""
-        if "@" in address or not self.rewrite_domain:
+        """``address`` with ``rewrite_domain`` added when it has no domain of its own:
+        ``me`` and ``Me <me>`` become ``me@DOMAIN`` and ``Me <me@DOMAIN>``; the null
+        sender (``""``, ``<>``) stays null."""
+        bare = address.strip(" \t")
+        if "@" in address or not self.rewrite_domain or bare in ("", "<>"):
             return address
+        if bare.endswith(">") and "<" in bare:
+            name, _, local = bare[:-1].rpartition("<")
+            return f"{name}<{local}@{self.rewrite_domain}>"
         return f"{address}@{self.rewrite_domain}"
 
     @property
@@ -133,17 +139,18 @@ class ProfileFile:
         """The profile called ``name``, or the default one; ConfigError otherwise."""
         if not self.profiles:
             why = "does not exist" if not self.exists else "holds no profile"
-            raise ConfigError(f"{self.path} {why}: smtpshell config init writes one with examples")
+            raise ConfigError(
+                f"{inert(str(self.path))} {why}: smtpshell config init writes one with examples"
+            )
         chosen = name if name is not None else self.default_name
+        path, names = inert(str(self.path)), ", ".join(self.profiles)
         if chosen is None:
             raise ConfigError(
-                f"{self.path}: no default profile: name one ({', '.join(self.profiles)}) "
+                f"{path}: no default profile: name one ({names}) "
                 'or add default = "NAME" at the top of the file'
             )
         if chosen not in self.profiles:
-            raise ConfigError(
-                f"{self.path}: no profile {inert(chosen)!r} (profiles: {', '.join(self.profiles)})"
-            )
+            raise ConfigError(f"{path}: no profile {inert(chosen)!r} (profiles: {names})")
         return self.profiles[chosen]
 
 
@@ -160,7 +167,7 @@ def load_profiles(path: Path) -> ProfileFile:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise ConfigError(f"{inert(str(path))}: not UTF-8 text (byte {exc.start})") from None
     return parse_profiles(text, path)
 
 
@@ -169,7 +176,7 @@ def parse_profiles(text: str, path: Path) -> ProfileFile:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(f"{inert(str(path))}: not valid TOML: {exc}") from None
     locate = _Locator(path, text)
     for key in document:
         if key not in ("default", "profiles"):
@@ -244,7 +251,9 @@ class _Locator:
     def error(self, profile: str | None, key: str | None, message: str) -> ConfigError:
         dotted = ".".join(p for p in ("profiles" if profile else None, profile, key) if p)
         line = self.line_of(profile, key)
-        where = f"{self.path}:{line}" if line else str(self.path)
+        # The path comes from $XDG_CONFIG_HOME or the command line: shown inert.
+        path = inert(str(self.path))
+        where = f"{path}:{line}" if line else path
         return ConfigError(f"{where}: {inert(dotted)}: {message}")
 
     def line_of(self, profile: str | None, key: str | None) -> int | None:

@@ -388,7 +388,7 @@ class Session:
             if data:
                 self._write(stream, data)
                 sent += len(data)
-                await stream.drain()
+                await self._drain_in_time(stream)
         tail = encoder.finish()
         self._write(stream, tail)
         future = self._expect(END_DATA)
@@ -396,6 +396,20 @@ class Session:
         self.notify(f"message sent: {sent + len(tail) - len(END_OF_DATA)} bytes")
         self._emit(Sent(".", origin=Origin.AUTO, end_of_data=True))
         return await self._wait(future, "the end of data")
+
+    async def _drain_in_time(self, stream: SmtpStream) -> None:
+        """Wait for the connection to take more, at most the time-out: a server that
+        stops reading would otherwise hold the message (and the sender) for ever."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await stream.drain()
+        except TimeoutError:
+            error = SmtpTimeout(
+                f"the server stopped reading the message (no room to send more for "
+                f"{self.timeout:g} s); connection closed"
+            )
+            self._fail(error)
+            raise error from None
 
     def _write(self, stream: SmtpStream, data: bytes) -> None:
         if stream.transport is None or stream.transport.is_closing():

@@ -46,12 +46,15 @@ def read_ssmtp_conf(text: str) -> SsmtpImport:
     """The profile an ssmtp.conf describes (not yet validated: that is load's job)."""
     settings: dict[str, str] = {}
     imported = SsmtpImport()
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
+    # Lines end at LF only, as ssmtp's fgets reads them: str.splitlines would also
+    # end one at U+0085 or U+2028, cutting a password there and reading its rest as
+    # a key (quoted in a note).
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t\r")
         if not line or line.startswith("#"):
             continue
         key, equals, value = line.partition("=")
-        key, value = key.strip(), value.strip()
+        key, value = key.strip(" \t"), value.strip(" \t")
         if not equals or not key:
             imported.notes.append(f"line {number} ignored: not Key=Value")
             continue

@@ -95,10 +95,10 @@ def check_attachment(path: str | os.PathLike[str]) -> Attachment:
     """
     text = os.fspath(path)
     try:
-        # Before opening: opening a named pipe waits for a writer, for ever.
-        if not stat.S_ISREG(os.stat(text).st_mode):
-            raise UnreadableInput(f"cannot attach {inert(text)}: not a regular file")
-        with open(text, "rb") as file:
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one for
+        # ever, before the check below could refuse it. A regular file ignores it.
+        descriptor = os.open(text, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as file:
             status = os.fstat(file.fileno())
             if not stat.S_ISREG(status.st_mode):
                 raise UnreadableInput(f"cannot attach {inert(text)}: not a regular file")

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from smtpshell.core.arguments import ca_file, port_number, seconds_up_to
 from smtpshell.core.options import DEFAULT_HELO, DEFAULT_TIMEOUT, ConnectOptions
-from smtpshell.errors import PasswordUnavailable, UsageError
+from smtpshell.errors import PasswordUnavailable, UnreadableInput, UsageError
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.inert import inert
 from smtpshell.send.outcome import SendStatus, exit_status, report
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from smtpshell.core.events import Listener
     from smtpshell.core.profiles import Profile
     from smtpshell.send.message import OutgoingMessage
+    from smtpshell.send.redact import Redactor
     from smtpshell.send.routing import Route
     from smtpshell.send.transaction import Delivery, Policy
 
@@ -199,6 +200,19 @@ def check_options(options: argparse.Namespace) -> None:
         raise UsageError(RECORD_ONE_CONNECTION)
     if options.json and options.dry_run:
         raise UsageError("--json reports on a delivery; --dry-run makes none")
+    if options.helo is not None:
+        _check_helo(options.helo)
+
+
+def _check_helo(helo: str) -> None:
+    """RFC 5321 4.1.1.1: EHLO takes a domain or an address literal: printable ASCII
+    without spaces. Checked before connecting, so that a CR in it (a second command)
+    or a space is a usage error, not a failure half-way through the conversation."""
+    if not helo or not helo.isascii() or not helo.isprintable() or " " in helo:
+        raise UsageError(
+            f"--helo '{inert(helo)}': give a host name or an address literal "
+            "(ASCII, without spaces or control characters)"
+        )
 
 
 @dataclass(frozen=True)
@@ -224,7 +238,14 @@ def run(
     wants_profile = options.profile is not None or not (options.server or options.direct)
     profiles_path = profiles_file() if wants_profile else None
     profile = _profile(options, profiles_path)
-    with _message(options, streams, profile) as message:
+    try:
+        message = _message(options, streams, profile)
+    except UnreadableInput as exc:
+        # A file that cannot be read is smtpshell failing (1, as the README lists),
+        # not a command line to correct (2).
+        streams.stderr.write(f"smtpshell send: error: {exc}\n")
+        return SendStatus.FAILURE
+    with message:
         if options.dry_run:
             from smtpshell.send.preview import preview_lines
 
@@ -237,9 +258,12 @@ def run(
         if listeners and not isinstance(route, ViaServer):
             raise UsageError(RECORD_ONE_CONNECTION)
         policy = _policy(options, profile, profiles_path, streams, ask)
+        redactor = _redactor(policy)
         shown: list[Listener] = list(listeners)
         if options.verbose:
             shown.append(_conversation(streams.stderr))
+        # A server may echo the password back: masked before any sink sees it.
+        shown = [redactor.listener(listener) for listener in shown]
         progress = _progress(streams.stderr, message.size * _copies(route, message), options)
         try:
             deliveries = asyncio.run(_deliver(message, route, policy, shown, progress))
@@ -247,10 +271,11 @@ def run(
             if progress is not None:
                 progress(-1)
         if options.json:
-            document = report(deliveries, message.sender, message.size)
+            document = redactor.document(report(deliveries, message.sender, message.size))
             streams.stdout.write(json.dumps(document, indent=2) + "\n")
         else:
-            _summarise(deliveries, streams.stderr, quiet=options.quiet)
+            # --quiet: "nothing but errors", so a refusal is still said.
+            _summarise(deliveries, streams.stderr, redactor, successes=not options.quiet)
     return exit_status(deliveries)
 
 
@@ -342,13 +367,26 @@ def _raw(
     use_headers = options.from_headers or not options.to
     if options.sender is None and (profile is None or profile.keep_from_header):
         sender = None  # the From header decides (ssmtp's FromLineOverride)
-    from_stdin = options.raw in (None, "-")
-    if from_stdin and streams.stdin.isatty():
+    if options.raw not in (None, "-"):
+        return read_raw(
+            Path(options.raw), to=list(options.to), sender=sender, use_headers=use_headers
+        )
+    stdin = _open_stdin(streams, "give the message as --raw FILE")
+    if stdin.isatty():
         streams.stderr.write(
             "Type the message, headers first; end it with Ctrl-D on a line of its own.\n"
         )
-    source: Path | BinaryIO = _binary(streams.stdin) if from_stdin else Path(options.raw)
+    source = _binary(stdin)
     return read_raw(source, to=list(options.to), sender=sender, use_headers=use_headers)
+
+
+def _open_stdin(streams: Streams, instead: str) -> TextIO:
+    """Standard input, when there is one to read: a program started with it closed
+    (``<&-``, some daemons) has None, or a closed stream."""
+    stdin: TextIO | None = streams.stdin
+    if stdin is None or stdin.closed:
+        raise UsageError(f"standard input is closed: {instead}")
+    return stdin
 
 
 def _binary(stream: TextIO) -> BinaryIO:
@@ -363,12 +401,17 @@ def _body_text(options: argparse.Namespace, streams: Streams) -> str:
     if options.body is not None:
         return str(options.body)
     if options.body_file is not None:
-        data: bytes = options.body_file.read_bytes()
         where = str(options.body_file)
+        try:
+            data: bytes = options.body_file.read_bytes()
+        except OSError as exc:
+            # The name made inert: it may come from a glob over someone else's files.
+            raise UnreadableInput(f"cannot read {inert(where)}: {exc.strerror or exc}") from exc
     else:
-        if streams.stdin.isatty():
+        stdin = _open_stdin(streams, "give the text with --body or --body-file")
+        if stdin.isatty():
             streams.stderr.write("Type the message; end it with Ctrl-D on a line of its own.\n")
-        data = _binary(streams.stdin).read()
+        data = _binary(stdin).read()
         where = "standard input"
     try:
         return data.decode("utf-8")
@@ -498,26 +541,39 @@ def _progress(
     return ProgressBar(stream, size)
 
 
-def _summarise(deliveries: Sequence[Delivery], stream: TextIO, quiet: bool = False) -> None:
-    """One line per recipient: sent, refused, or not sent and why. ``quiet`` leaves
-    out what went well: a script's log then holds only what needs a look."""
+def _redactor(policy: Policy) -> Redactor:
+    from smtpshell.send.redact import Redactor
+
+    credentials = policy.credentials
+    if credentials is None:
+        return Redactor()
+    return Redactor(credentials.user, credentials.password)
+
+
+def _summarise(
+    deliveries: Sequence[Delivery], stream: TextIO, redactor: Redactor, successes: bool = True
+) -> None:
+    """One line per recipient: sent, refused, or not sent and why; without
+    ``successes`` (--quiet) only what needs a look."""
+    lines: list[str] = []
     for delivery in deliveries:
         via = f" via {inert(delivery.server)}" if delivery.server else ""
         unsent = []
         for outcome in delivery.recipients:
             address = inert(outcome.address)
             if outcome.address in delivery.delivered:
+                if not successes:
+                    continue
                 assert delivery.message_reply is not None
-                if not quiet:
-                    line = _reply_line(delivery.message_reply)
-                    stream.write(f"sent to {address}{via}: {line}\n")
+                lines.append(f"sent to {address}{via}: {_reply_line(delivery.message_reply)}")
             elif outcome.reply is not None and not outcome.accepted:
-                stream.write(f"refused {address}{via}: {_reply_line(outcome.reply)}\n")
+                lines.append(f"refused {address}{via}: {_reply_line(outcome.reply)}")
             else:
                 unsent.append(address)
         if delivery.failure is not None and unsent:
             names = ", ".join(unsent)
-            stream.write(f"not sent to {names}{via}: {inert(delivery.failure.reason)}\n")
+            lines.append(f"not sent to {names}{via}: {inert(delivery.failure.reason)}")
+    stream.writelines(f"{redactor.text(line)}\n" for line in lines)
     stream.flush()
 
 

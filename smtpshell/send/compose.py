@@ -56,6 +56,8 @@ _SET_BY_OPTIONS = {
     "content-transfer-encoding": "smtpshell sets it from the body and the attachments",
     "content-disposition": "smtpshell sets it from the body and the attachments",
 }
+# RFC 5322 2.1.1: the longest line a message may have, CRLF excluded.
+MAX_LINE_OCTETS = 998
 # Fields smtpshell adds unless --header gives them.
 _DEFAULTED = ("date", "message-id")
 
@@ -81,6 +83,9 @@ class ComposeRequest:
 
 def compose(request: ComposeRequest) -> OutgoingMessage:
     """The message ``request`` describes, checked and ready to send (see module doc)."""
+    if request.sender.strip(" \t") in ("", "<>"):
+        # A composed message needs a From field: the null sender is for --raw bounces.
+        raise MessageRefused("--from: a composed message needs a sender (<> only with --raw)")
     sender = envelope_address(request.sender, "--from")
     to = parse_all(request.to, "--to")
     cc = parse_all(request.cc, "--cc")
@@ -183,7 +188,10 @@ def _headers(
     if cc:
         message["Cc"] = [_address(mailbox) for mailbox in cc]
     if request.subject is not None:
-        message["Subject"] = request.subject
+        try:
+            message["Subject"] = request.subject
+        except ValueError as exc:  # checked above; the email package has rules of its own
+            raise MessageRefused(f"--subject: {exc}") from exc
     given = {name.lower() for name, _ in extra}
     if "date" not in given:
         message["Date"] = format_datetime(datetime.now().astimezone())
@@ -199,6 +207,13 @@ def _headers(
         except (ValueError, TypeError) as exc:
             # "There may be at most 1 Date headers", a malformed Message-ID...
             raise MessageRefused(f"--header {inert(name)}: {exc}") from exc
+        written = message.policy.fold(name, message.get_all(name, [""])[-1])
+        if value.strip() and not written.partition(":")[2].strip():
+            # The email package writes a structured field it cannot parse (a Date of
+            # "yesterday") as empty: the user's value would vanish without a word.
+            raise MessageRefused(
+                f"--header {inert(name)}: {inert(value)!r} is not a valid {inert(name)} field"
+            )
     return message
 
 
@@ -258,7 +273,25 @@ def _flatten(
             # Defence in depth: the email package before 3.11.10 could be made to write
             # a bare LF in a header (CVE-2024-6923); never send one (SMTP smuggling).
             raise MessageRefused("the composed message holds a bare CR or LF; nothing was sent")
+        if isinstance(segment, bytes):
+            _check_line_lengths(segment)
     return segments
+
+
+def _check_line_lengths(segment: bytes) -> None:
+    """RFC 5322 2.1.1: no line over 998 octets. The email package folds at spaces and
+    encodes long words, but cannot fold a long quoted display name: servers would
+    refuse or break such a line, so it is refused here, naming its field."""
+    field = b""
+    for line in segment.split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):
+            field = line.split(b":", 1)[0]
+        if len(line) > MAX_LINE_OCTETS:
+            name = inert(field[:40].decode("ascii", "replace"))
+            raise MessageRefused(
+                f"the {name} header would have a line of {len(line)} octets, over the "
+                f"{MAX_LINE_OCTETS} RFC 5322 allows, which cannot be folded: shorten it"
+            )
 
 
 def _has_bare_line_end(data: bytes) -> bool:

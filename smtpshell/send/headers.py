@@ -16,6 +16,8 @@ from smtpshell.protocol.inert import inert
 
 # RFC 5322 2.2 / 3.6.8: ftext is any printable US-ASCII character but the colon.
 _FIELD_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+# C1 controls (U+0085 NEL among them) and the Unicode line and paragraph separators.
+_OTHER_BREAKS = re.compile("[\x80-\x9f\u2028\u2029]")
 
 
 def check_header_name(name: str) -> None:
@@ -28,9 +30,11 @@ def check_header_name(name: str) -> None:
 
 
 def check_header_value(name: str, value: str) -> None:
-    """Refuse a value holding CR, LF or another control character, or one that is not
-    text (lone surrogates from bytes that were not UTF-8)."""
-    control = find_control(value, allow_tab=True)
+    """Refuse a value holding CR, LF or another control character (C1 included, and
+    U+2028/U+2029: Python's str.splitlines ends lines there, and the email package
+    refuses them with a ValueError), or one that is not text (lone surrogates from
+    bytes that were not UTF-8)."""
+    control = find_control(value, allow_tab=True) or _find_line_break(value)
     if control is not None:
         raise MessageRefused(
             f"the {inert(name)} header would hold a control character ({inert(control)}): "
@@ -40,6 +44,11 @@ def check_header_value(name: str, value: str) -> None:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise MessageRefused(f"the {inert(name)} header is not valid UTF-8 text") from exc
+
+
+def _find_line_break(value: str) -> str | None:
+    found = _OTHER_BREAKS.search(value)
+    return found.group() if found else None
 
 
 def parse_header_option(text: str) -> tuple[str, str]:

@@ -46,6 +46,7 @@ _BY_STAGE = {
     Stage.RCPT: SendStatus.RCPT,
     Stage.DATA: SendStatus.DATA,
     Stage.MESSAGE: SendStatus.MESSAGE,
+    Stage.LOCAL: SendStatus.FAILURE,
 }
 
 

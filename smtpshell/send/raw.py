@@ -8,7 +8,7 @@ refused). The envelope:
 - recipients: the ``to`` addresses; without any, or with ``use_headers`` (``-t``), the
   addresses of the To, Cc and Bcc fields too. With both, both count, as in Postfix's
   sendmail: a recipient typed on the command line is never dropped silently.
-- sender: ``sender`` ("" for the null reverse path), else the first address of From
+- sender: ``sender`` ("" or "<>" for the null reverse path), else the first address of From
   (ssmtp's FromLineOverride).
 
 A file is read twice: once now to check it and measure it, once per ``chunks()`` call
@@ -50,6 +50,8 @@ def read_raw(
     """The prepared message in ``source`` (a path, or a binary stream read to its end),
     checked and ready to send; see the module docstring for the envelope."""
     given = [mailbox for text in to for mailbox in parse_mailboxes(text, "--to")]
+    if sender is not None and sender.strip(" \t") == "<>":
+        sender = ""  # the null reverse path as MAIL FROM writes it (sendmail -f '<>')
     if sender:
         envelope_address(sender, "--from")  # checked before a large input is read
     if not isinstance(source, (str, os.PathLike)):

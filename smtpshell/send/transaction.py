@@ -10,6 +10,7 @@ recipient is something to report, not a crash; only a bug raises.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import re
@@ -20,7 +21,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from smtpshell.core.authenticate import AuthError, AuthRejected, authenticate
 from smtpshell.core.events import Origin
-from smtpshell.errors import NetworkError, SmtpShellError, SmtpTimeout, TlsError
+from smtpshell.errors import (
+    MessageChanged,
+    NetworkError,
+    ProtocolError,
+    SmtpShellError,
+    SmtpTimeout,
+    TlsError,
+)
 from smtpshell.protocol.auth import SUPPORTED_MECHANISMS, choose_mechanism
 from smtpshell.protocol.reply import Reply
 
@@ -31,6 +39,17 @@ if TYPE_CHECKING:
 # Mechanisms that put the password on the wire as it is (base64 is not a cipher):
 # never over plain text to another machine unless the profile allows it.
 CLEARTEXT_MECHANISMS = frozenset({"PLAIN", "LOGIN", "XOAUTH2"})
+
+# RFC 5321 4.3.2: the reply classes each step may get (2 success, 3 "go on", 4 and 5
+# refusals). Any other reply answers something else: a server out of step, or replies
+# injected ahead of ours. What follows cannot be matched to what we sent, so the
+# connection is closed (no QUIT, no "."), not carried on with a guess.
+_MAY_GET = {
+    "MAIL FROM": (2, 4, 5),
+    "RCPT TO": (2, 4, 5),
+    "DATA": (3, 4, 5),
+    "the message": (2, 4, 5),
+}
 
 _QUEUE_ID = re.compile(r"(?:queued as|id=)\s*([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE)
 
@@ -47,6 +66,7 @@ class Stage(enum.Enum):
     RCPT = "rcpt"
     DATA = "data"
     MESSAGE = "message"  # the reply after the final "."
+    LOCAL = "local"  # smtpshell's side: a file changed while the message was sent
 
 
 class Message(Protocol):
@@ -137,11 +157,25 @@ class Delivery:
 
 
 class _Stop(SmtpShellError):
-    """Ends a transaction early with its failure."""
+    """Ends a transaction early with its failure; ``close`` when the conversation is
+    out of step and the connection must end without another word."""
 
-    def __init__(self, failure: Failure) -> None:
+    def __init__(self, failure: Failure, close: bool = False) -> None:
         super().__init__(failure.reason)
         self.failure = failure
+        self.close = close
+
+
+def _in_step(what: str, reply: Reply) -> Reply:
+    """``reply``, when it is one ``what`` may get (``_MAY_GET``); else stop and close."""
+    if reply.code // 100 not in _MAY_GET[what]:
+        text = " ".join(reply.lines)
+        reason = (
+            f"the server answered {what} with {reply.code} {text}, which is no answer to "
+            "it (replies out of step); connection closed, the message not sent"
+        )
+        raise _Stop(Failure(Stage.CONNECT, reason, reply), close=True)
+    return reply
 
 
 def _refused(stage: Stage, what: str, reply: Reply) -> _Stop:
@@ -163,10 +197,18 @@ async def run_transaction(
         await _transact(session, message, delivery, policy, progress)
     except _Stop as stop:
         delivery.failure = stop.failure
+        if stop.close:
+            await session.close("replies out of step")
     except TlsError as exc:
         delivery.failure = Failure(Stage.STARTTLS, str(exc))
-    except (NetworkError, SmtpTimeout) as exc:
+    except (NetworkError, SmtpTimeout, ProtocolError) as exc:
+        # A reply too long or malformed: the session has closed the connection.
         delivery.failure = Failure(Stage.CONNECT, str(exc))
+    except MessageChanged as exc:
+        # Part of the message may be out: the connection closes without its "." (in
+        # _quit below), so the server discards it. An outcome, not an exception: the
+        # other domains' deliveries go on, and --json still reports.
+        delivery.failure = Failure(Stage.LOCAL, str(exc))
     finally:
         delivery.timings["transaction"] = time.perf_counter() - started
         await _quit(session)
@@ -194,7 +236,7 @@ async def _transact(
     if not await _envelope(session, message, delivery, capabilities, policy):
         return
     counted = _counting(message.chunks(), progress) if progress else message.chunks()
-    reply = await session.send_message(counted)
+    reply = _in_step("the message", await session.send_message(counted))
     delivery.message_reply = reply
     if reply.code // 100 != 2:
         raise _refused(Stage.MESSAGE, "the message was", reply)
@@ -319,20 +361,22 @@ async def _envelope(
     pipelined = policy.pipelining and capabilities is not None and capabilities.has("PIPELINING")
     if pipelined:
         futures = [session.send_nowait(line, Origin.AUTO) for line in (mail, *rcpts, "DATA")]
-        replies = [await session.wait_reply(future) for future in futures]
-        mail_reply, data_reply = replies[0], replies[-1]
-        _record_recipients(delivery, replies[1:-1])
+        replies = await _group_replies(session, futures)
+        # Checked in the order sent: the first reply out of step names the culprit.
+        mail_reply = _in_step("MAIL FROM", replies[0])
+        _record_recipients(delivery, [_in_step("RCPT TO", r) for r in replies[1:-1]])
+        data_reply = _in_step("DATA", replies[-1])
     else:
-        mail_reply = await session.send(mail, Origin.AUTO)
+        mail_reply = _in_step("MAIL FROM", await session.send(mail, Origin.AUTO))
         if not mail_reply.is_positive:
             raise _refused(Stage.MAIL, "MAIL FROM", mail_reply)
         replies = []
         for line in rcpts:
-            replies.append(await session.send(line, Origin.AUTO))
+            replies.append(_in_step("RCPT TO", await session.send(line, Origin.AUTO)))
         _record_recipients(delivery, replies)
         if not any(outcome.accepted for outcome in delivery.recipients):
             raise _all_refused(delivery)
-        data_reply = await session.send("DATA", Origin.AUTO)
+        data_reply = _in_step("DATA", await session.send("DATA", Origin.AUTO))
     if not mail_reply.is_positive:
         if data_reply.code == 354:
             await session.end_data(Origin.AUTO)
@@ -345,6 +389,29 @@ async def _envelope(
     if data_reply.code != 354:
         raise _refused(Stage.DATA, "DATA", data_reply)
     return True
+
+
+async def _group_replies(session: Session, futures: list[asyncio.Future[Reply]]) -> list[Reply]:
+    """The replies to a pipelined MAIL, RCPT... DATA group, in order.
+
+    RFC 5321 3.8: a server may answer 421 and close at once, leaving the rest of
+    the group unanswered. That is the server saying "later" (75), not a connection
+    lost (3): the 421 is reported at the command it answered.
+    """
+    replies: list[Reply] = []
+    try:
+        for future in futures:
+            replies.append(await session.wait_reply(future))
+    except NetworkError:
+        if not replies or replies[-1].code != 421:
+            raise
+        answered = len(replies) - 1  # MAIL, the RCPTs, then DATA
+        if answered == 0:
+            raise _refused(Stage.MAIL, "MAIL FROM", replies[-1]) from None
+        if answered == len(futures) - 1:
+            raise _refused(Stage.DATA, "DATA", replies[-1]) from None
+        raise _refused(Stage.RCPT, "RCPT TO", replies[-1]) from None
+    return replies
 
 
 def _record_recipients(delivery: Delivery, replies: list[Reply]) -> None:
