@@ -57,7 +57,12 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     """Everything checked before the first packet: one line and exit status 2 if wrong."""
     from smtpshell.check.exchanger import ProbeSettings
     from smtpshell.check.run import CheckSettings, policy_module
-    from smtpshell.core.dns import InvalidDomainError, ResolverConfig, checked_domain
+    from smtpshell.core.dns import (
+        InvalidDomainError,
+        ResolverConfig,
+        ResolverConfigError,
+        checked_domain,
+    )
     from smtpshell.protocol.endpoint import find_control
 
     try:
@@ -69,7 +74,10 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         raise UsageError(f"--helo {helo!r}: a name without spaces or control characters")
     if args.only == "policy" and policy_module() is None:
         raise UsageError("--only policy: the policy checks are not available in this version")
-    resolver = ResolverConfig.from_env(args.nameserver, args.timeout, environ)
+    try:
+        resolver = ResolverConfig.from_env(args.nameserver, args.timeout, environ)
+    except ResolverConfigError as exc:
+        raise UsageError(f"--nameserver: {exc}") from exc
     probe = ProbeSettings(args.port, helo, args.timeout, args.cafile, args.relay_test)
     return CheckSettings(resolver, probe, args.only)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from smtpshell.check.handshake import (
     Handshake,
+    HandshakeCut,
     legacy_context,
     starttls_handshake,
     unverified_context,
@@ -287,6 +288,11 @@ async def _legacy_versions(
         return
     try:
         shake = await _handshake(name, address, settings, context)
+    except HandshakeCut:
+        summary = "TLS 1.0 and 1.1 are refused (the server ended the handshake)"
+        refused = {"tested": True, "accepted": False}
+        result.section.add(Finding(check, Status.PASS, summary, rfc, refused))
+        return
     except ssl.SSLError as exc:
         reason = (exc.reason or "").upper()
         if "NO_PROTOCOLS_AVAILABLE" in reason or "NO_CIPHERS" in reason:
@@ -303,7 +309,7 @@ async def _legacy_versions(
         result.section.add(Finding(check, Status.INFO, summary, rfc, {"tested": False}))
         return
     summary = f"{shake.version} is still accepted; both it and TLS 1.0 are deprecated"
-    details = {"tested": True, "accepted": True, "version": shake.version}
+    details: dict[str, object] = {"tested": True, "accepted": True, "version": shake.version}
     result.section.add(Finding(check, Status.WARN, summary, rfc, details))
 
 

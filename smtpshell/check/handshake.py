@@ -22,6 +22,11 @@ _MAX_LINES = 100  # a reply longer than this is not an SMTP server worth reading
 _LINE_LIMIT = 8192  # RFC 5321 4.5.3.1.5 allows 512; servers stretch it, not this far
 
 
+class HandshakeCut(ConnectionError):
+    """The server ended the connection during the TLS handshake, without an alert
+    that said why: a refusal, as far as a client can tell."""
+
+
 @dataclass(frozen=True)
 class Handshake:
     """What one handshake gave: the version agreed and the certificates presented."""
@@ -87,7 +92,12 @@ async def _dialogue(
     await _expect(reader, 250, "EHLO")
     writer.write(b"STARTTLS\r\n")
     await _expect(reader, 220, "STARTTLS")
-    await writer.start_tls(context, server_hostname=server_name)
+    try:
+        await writer.start_tls(context, server_hostname=server_name)
+    except ConnectionError as exc:
+        raise HandshakeCut(
+            f"the server closed the connection during the handshake ({exc})"
+        ) from exc
     ssl_object = writer.get_extra_info("ssl_object")
     assert isinstance(ssl_object, ssl.SSLObject)
     cipher = ssl_object.cipher()
