@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import ssl
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -489,3 +491,50 @@ def test_help_says_the_relay_test_is_off_by_default() -> None:
     out = " ".join(out.split())
     assert status == 0
     assert "--relay-test" in out and "off by default" in out and "never DATA" in out
+
+
+# ------------------------------------------------------------------ slow exchangers
+
+
+async def silent(peer: Peer) -> None:
+    await peer.drain_client()  # accepts, never greets
+
+
+def test_silent_exchangers_time_out_in_parallel(ca: TestCA) -> None:
+    hosts = {"mx1": MX1, "mx2": MX2, "mx3": "127.0.0.3"}
+    records = zone(mx=((10, "mx1"), (20, "mx2"), (30, "mx3")), hosts=hosts)
+    silent_servers = {address: silent for address in hosts.values()}
+    with exchangers(silent_servers) as (port, _), DnsResponder(records) as dns:
+        started = time.monotonic()
+        out, err, status = run_cli(
+            "check", DOMAIN, "--nameserver", dns.nameserver, "--port", str(port),
+            "--timeout", "1", "--json", "--only", "tls",
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert status == 1, err
+    doc = json.loads(out)
+    greetings = [f for s in doc["sections"] for f in s["findings"] if f["check"] == "smtp.greeting"]
+    assert len(greetings) == 3
+    assert all(f["status"] == "fail" and "within 1 s" in f["summary"] for f in greetings)
+    # Probed at once: three 1 s time-outs cost about one, not three.
+    assert elapsed < 2.5, elapsed
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_only(ca: TestCA) -> None:
+    from smtpshell.cli.environment import Environment
+    from smtpshell.cli.main import main
+
+    records = zone(mx=((10, "mx1"),), hosts={"mx1": MX1})
+    with exchangers({MX1: silent}) as (port, _), DnsResponder(records) as dns:
+        args = ["check", DOMAIN, "--nameserver", dns.nameserver, "--port", str(port),
+                "--timeout", "1", "--only", "tls"]  # fmt: skip
+        terminal, out = _Terminal(), io.StringIO()
+        main(args, Environment(io.StringIO(), out, terminal, {"NO_COLOR": "1"}))
+        _out, err, _status = run_cli(*args)
+    assert f"probing mx1.{DOMAIN} [{MX1}]:{port}" in terminal.getvalue()
+    assert err == ""  # not a terminal: no progress

@@ -129,9 +129,14 @@ class _Progress:
         except (AttributeError, ValueError):
             tty = False
         if tty:
-            from smtpshell.render.theme import colour_wanted, make_console
+            from rich.console import Console
 
-            console = make_console(err, colour=colour_wanted(err, environ))
+            from smtpshell.render.theme import colour_wanted
+
+            # A terminal even without colour (NO_COLOR): the spinner line still helps.
+            colour = colour_wanted(err, environ)
+            console = Console(file=err, force_terminal=True, no_color=not colour,
+                              highlight=False, markup=False, emoji=False)  # fmt: skip
             self.status = console.status("checking...")
 
     def __enter__(self) -> _Progress:

@@ -91,7 +91,9 @@ async def _conversation(
     try:
         greeting = await session.connect(endpoint, TlsMode.PLAIN, tls, settings.helo, name)
     except SmtpShellError as exc:
-        section.add(Finding("smtp.connect", Status.FAIL, str(exc), "RFC 5321 3.1"))
+        # Connected but never greeted is a greeting failure; else no connection at all.
+        check = "smtp.greeting" if connected else "smtp.connect"
+        section.add(Finding(check, Status.FAIL, str(exc), "RFC 5321 3.1"))
         return
     greeted = time.monotonic() - started
     result.timings = {"connect": connected[0] if connected else greeted, "greeting": greeted}

@@ -22,6 +22,7 @@ from smtpshell.check.exchanger import ProbeResult, ProbeSettings, probe, section
 from smtpshell.check.model import Finding, Report, Section, Status
 from smtpshell.core.dns import ResolverConfig
 from smtpshell.core.dns_records import RecordAnswer
+from smtpshell.errors import SmtpShellError
 
 CONCURRENCY = 8
 PARTS = ("dns", "tls", "policy")
@@ -124,11 +125,17 @@ async def _policy(
         return []  # the command refuses --only policy before this point
     say(f"checking the policies of {domain}")
     probe_settings = settings.probe
-    sections: list[Section] = await module.policy_sections(
-        domain,
-        settings.resolver,
-        mx_names,
-        timeout=probe_settings.timeout,
-        cafile=probe_settings.cafile,
-    )
+    try:
+        sections: list[Section] = await module.policy_sections(
+            domain,
+            settings.resolver,
+            mx_names,
+            timeout=probe_settings.timeout,
+            cafile=probe_settings.cafile,
+        )
+    except (SmtpShellError, OSError) as exc:
+        # The rest of the report stands; say what could not be checked.
+        section = Section("policy", "Sender and transport policies")
+        section.add(Finding("policy.error", Status.FAIL, f"policy checks failed: {exc}"))
+        return [section]
     return sections
