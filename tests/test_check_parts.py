@@ -196,3 +196,36 @@ def test_check_against_postfix(env: InteropEnv, tmp_path: Path) -> None:
     assert statuses["tls.starttls"] == "pass"
     assert statuses["relay"] == "pass"  # Postfix relays nothing for anonymous clients
     assert status == (1 if doc["counts"]["fail"] else 0), err
+
+
+def test_policy_sections_come_from_the_policy_module_when_it_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    from smtpshell.check.model import Finding, Section
+
+    calls: list[tuple[object, ...]] = []
+
+    async def policy_sections(
+        domain: str, resolver: ResolverConfig, mx_names: list[str], *, timeout: float,
+        cafile: Path | None, https_port: int = 443,
+    ) -> list[Section]:  # fmt: skip
+        calls.append((domain, resolver.nameserver, mx_names, timeout, cafile))
+        return [Section("spf", "SPF", [Finding("spf.record", Status.PASS, "v=spf1 -all")])]
+
+    fake = types.ModuleType("smtpshell.check.policy")
+    fake.policy_sections = policy_sections  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "smtpshell.check.policy", fake)
+    records = {("example.test", "MX"): [(3600, "10 192.0.2.1.")]}
+    with DnsResponder(records) as dns:
+        out, _err, status = run_cli(
+            "check", "example.test", "--nameserver", dns.nameserver, "--only", "policy",
+            "--json", "--timeout", "2",
+        )  # fmt: skip
+    doc = json.loads(out)
+    # The DNS section is there only because it failed: nothing else makes sense without it.
+    assert [s["key"] for s in doc["sections"]] == ["dns", "spf"]
+    assert calls == [("example.test", dns.nameserver, [], 2.0, None)]
+    assert status == 1
