@@ -16,13 +16,13 @@ import ssl
 import warnings
 from dataclasses import dataclass
 
-from smtpshell.errors import ProtocolError
+from smtpshell.errors import NetworkError, ProtocolError
 
 _MAX_LINES = 100  # a reply longer than this is not an SMTP server worth reading
 _LINE_LIMIT = 8192  # RFC 5321 4.5.3.1.5 allows 512; servers stretch it, not this far
 
 
-class HandshakeCut(ConnectionError):
+class HandshakeCut(NetworkError):
     """The server ended the connection during the TLS handshake, without an alert
     that said why: a refusal, as far as a client can tell."""
 
