@@ -111,6 +111,9 @@ async def _conversation(
         await _ehlo(session, settings, section, "smtp.ehlo_tls")
     else:
         result.starttls = True  # offered, but refused or unverified: still look at it
+        if settings.relay_test:
+            summary = "relay test not run: the session ended when TLS failed"
+            section.add(Finding("relay", Status.INFO, summary, "RFC 5321 3.6.2"))
         return
     if settings.relay_test:
         from smtpshell.check.relay import relay_finding

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from smtpshell.check import command
-from smtpshell.check.model import Status
 from smtpshell.core.arguments import ArgumentParser, split_arguments
 from smtpshell.shell.registry import LocalCommand
 
@@ -19,8 +17,11 @@ if TYPE_CHECKING:
 
 async def check(ctx: CommandContext, rest: str) -> None:
     """Check a domain's mail setup: MX, reverse DNS, each exchanger's TLS, DANE."""
+    # Here, not at the top: starting the shell should not pay for the checks.
     from rich.text import Text
 
+    from smtpshell.check import command
+    from smtpshell.check.model import Status
     from smtpshell.check.report_json import report_json
     from smtpshell.check.report_text import report_renderable
     from smtpshell.check.run import check_domain
