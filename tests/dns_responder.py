@@ -14,6 +14,9 @@ is NODATA (RFC 8020 for empty non-terminals); CNAMEs are followed within the
 data; negative answers carry the closest SOA (RFC 2308 3). Replies too big for
 UDP are truncated (TC), and the client retries over TCP (RFC 7766).
 
+To stand in for a validating resolver, `authenticated` names the owners whose
+answers carry the AD bit (RFC 4035 3.2.3): data "validated by DNSSEC".
+
 For time-out tests, `black_hole=True` reads queries and never answers, and
 `faults` makes single questions go unanswered ("drop") or fail with an rcode.
 Malformed packets are ignored; nothing a client sends can stop the thread.
@@ -150,8 +153,10 @@ class DnsResponder:
         port: int = 0,
         black_hole: bool = False,
         faults: Mapping[tuple[str, str], str] | None = None,
+        authenticated: Sequence[str] = (),
     ) -> None:
         self.zone = Zone(TEST_ZONE if records is None else records)
+        self.authenticated = {_name(owner) for owner in authenticated}
         self.host = host
         self.black_hole = black_hole
         # (name, type) -> "drop" or an rcode name such as "SERVFAIL".
@@ -305,6 +310,8 @@ class DnsResponder:
             response.set_rcode(dns.rcode.from_text(fault))
             return True
         rcode, rrsets = self.zone.lookup(qname, rdtype)
+        if qname in self.authenticated:
+            response.flags |= dns.flags.AD
         response.set_rcode(rcode)
         response.answer.extend(rrsets)
         if _is_negative(rcode, rrsets, rdtype):

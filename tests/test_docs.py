@@ -88,3 +88,44 @@ def test_every_send_exit_status_is_in_readme(status: SendStatus) -> None:
 @pytest.mark.parametrize("action", ["init", "path", "show", "import-ssmtp"])
 def test_every_config_action_is_in_readme(action: str) -> None:
     assert f"`smtpshell config {action}" in README
+
+
+def _check_parser() -> ArgumentParser:
+    from smtpshell.check import command as check_command
+
+    parser = ArgumentParser(prog="smtpshell check")
+    check_command.configure_parser(parser)
+    return parser
+
+
+@pytest.mark.parametrize("option", _long_options(_check_parser()))
+def test_every_check_option_is_in_readme_and_has_help(option: str) -> None:
+    section = README.split("## Checking a domain", 1)[1].split("\n## ", 1)[0]
+    assert f"`{option}" in section, option
+    action = next(a for a in _check_parser()._actions if option in a.option_strings)
+    assert action.help
+
+
+def test_every_check_json_key_is_in_readme() -> None:
+    from smtpshell.check.model import Report
+    from smtpshell.check.report_json import report_document
+
+    section = README.split("## Checking a domain", 1)[1].split("\n## ", 1)[0]
+    for key in report_document(Report("example.test")):
+        assert f'"{key}"' in section, key
+
+
+def test_every_check_name_is_in_readme() -> None:
+    import re
+
+    package = Path(__file__).resolve().parent.parent / "smtpshell" / "check"
+    section = README.split("## Checking a domain", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for path in package.glob("*.py"):
+        # The policy checks document their own; the model only names examples.
+        if not path.name.startswith("policy") and path.name != "model.py":
+            text = path.read_text(encoding="utf-8")
+            names |= set(re.findall(r'"((?:mx|smtp|tls|dane)\.[a-z_]+|ptr|relay)"', text))
+    assert {"mx.records", "tls.verify", "dane.match", "relay"} <= names
+    for name in sorted(names):
+        assert f"`{name}`" in section, name

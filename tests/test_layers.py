@@ -1,6 +1,6 @@
 """The layers stay honest: each package imports only from the layers below it.
 
-cli > shell > send | replay > render > core > protocol (see the style guide); the
+cli > shell > send | replay | check > render > core > protocol (see the style guide); the
 server and the transcript format stand apart, on protocol only. Nothing below render may import rich
 or prompt_toolkit, so the core stays usable without a terminal.
 """
@@ -27,8 +27,12 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
         {"rich"},
     ),
     "send": ({"errors", "protocol", "core", "render", "send"}, {"rich"}),
+    "check": (
+        {"errors", "protocol", "core", "render", "check"},
+        {"rich", "dns", "cryptography"},
+    ),
     "shell": (
-        {"errors", "protocol", "core", "render", "transcript", "replay", "send", "shell"},
+        {"errors", "protocol", "core", "render", "transcript", "replay", "send", "check", "shell"},
         {"rich", "prompt_toolkit"},
     ),
 }

@@ -9,7 +9,7 @@ from smtpshell.shell.context import CommandContext
 from smtpshell.shell.registry import LocalCommand, Registry
 
 HELP_ORDER = ["?", "connect", "disconnect", "tls", "exit", "b64", "unb64", "login", "caps",
-                  "mx", "record"]  # fmt: skip
+                  "mx", "check", "record"]  # fmt: skip
 
 
 async def _documented(ctx: CommandContext, rest: str) -> None:

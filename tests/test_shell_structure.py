@@ -128,4 +128,4 @@ def test_a_registry_built_first_thing_holds_every_command() -> None:
         "from smtpshell.shell.commands import build_registry; "
         "r = build_registry(); print(r.secret_start('b64 x'), len(list(r)))"
     )
-    assert out == "4 11"
+    assert out == "4 12"

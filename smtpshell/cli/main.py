@@ -39,6 +39,8 @@ subcommands:
   smtpshell replay ...   replay transcripts against a server as tests (smtpshell replay --help)
   smtpshell send ...     send a message, composed or prepared (smtpshell send --help)
   smtpshell config ...   profiles for send and connect (smtpshell config --help)
+  smtpshell check ...    check a domain's mail setup: DNS, exchangers, TLS, DANE
+                         (smtpshell check --help)
 """
 
 
@@ -271,6 +273,15 @@ def _send(args: list[str], env: Environment) -> int:
             recorder.close()
 
 
+def _check(args: list[str], env: Environment) -> int:
+    from smtpshell.check import command
+
+    parser = ArgumentParser(prog="smtpshell check", description=command.DESCRIPTION)
+    command.configure_parser(parser)
+    options = parser.parse_args(args)
+    return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
+
+
 def _config(args: list[str], env: Environment) -> int:
     from smtpshell.cli.config_command import run_config
 
@@ -282,6 +293,7 @@ _SUBCOMMANDS: dict[str, Callable[[list[str], Environment], int]] = {
     "replay": _replay,
     "send": _send,
     "config": _config,
+    "check": _check,
 }
 
 

@@ -209,6 +209,12 @@ def _domain_name(domain: str) -> tuple[dns.name.Name, str]:
     return name, text.lower()
 
 
+def checked_domain(domain: str) -> str:
+    """``domain`` as shown in messages, lower case; `InvalidDomainError` when it is
+    not a domain name (checked before any lookup, as a usage error)."""
+    return _domain_name(domain)[1]
+
+
 def _reason(exc: BaseException) -> str:
     """An exception's text fit for the middle of a sentence."""
     text = (str(exc) or type(exc).__name__).strip().rstrip(".")

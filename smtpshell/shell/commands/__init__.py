@@ -6,7 +6,7 @@ import: :func:`build_registry` is the one list, and its order is the ``?`` table
 
 from __future__ import annotations
 
-from smtpshell.shell.commands import auth, capabilities, connection, dns, help, record
+from smtpshell.shell.commands import auth, capabilities, check, connection, dns, help, record
 from smtpshell.shell.registry import Registry
 
 
@@ -20,6 +20,7 @@ def build_registry() -> Registry:
             *auth.COMMANDS,
             *capabilities.COMMANDS,
             *dns.COMMANDS,
+            *check.COMMANDS,
             *record.COMMANDS,
         )
     )
