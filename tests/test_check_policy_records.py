@@ -171,6 +171,23 @@ def test_spf_ten_lookups_through_includes_pass() -> None:
     assert found.details["lookups"] == 10
 
 
+def test_spf_redirect_is_counted_after_every_mechanism() -> None:
+    sections = spf(
+        "v=spf1 redirect=_spf.example.test mx a",
+        _spf__example__test=txt("v=spf1 include:x.example.test -all"),
+        x__example__test=txt("v=spf1 a -all"),
+    )
+    found = finding(sections, "spf.lookups")
+    assert found.details["lookups"] == 5
+    assert finding(sections, "spf.all").details["all"] == "-all"
+
+
+def test_spf_redirect_is_ignored_beside_all() -> None:
+    sections = spf("v=spf1 mx ~all redirect=gone.example.test")
+    assert finding(sections, "spf.lookups").details["lookups"] == 1
+    assert finding(sections, "spf.record").status is Status.WARN  # the note says why
+
+
 def test_spf_two_records_fail() -> None:
     sections = run({(DOMAIN, "TXT"): txt("v=spf1 mx -all", "v=spf1 a -all")})
     found = finding(sections, "spf.record")
@@ -336,3 +353,18 @@ def test_unreachable_resolver_makes_findings_not_exceptions(tmp_path: Path) -> N
         (only,) = section.findings
         assert only.status is Status.FAIL
         assert "timed out" in only.summary
+
+
+def test_invalid_domain_makes_findings_not_exceptions() -> None:
+    async def main() -> list[Section]:
+        with DnsResponder(base()) as dns:
+            return await policy_sections(
+                "bad\x1b[2J domain", ResolverConfig(dns.nameserver, 1.0), [],
+                timeout=1.0, cafile=None,
+            )  # fmt: skip
+
+    sections = asyncio.run(main())
+    for section in sections:
+        (only,) = section.findings
+        assert only.status is Status.FAIL
+        assert "\x1b" not in only.summary

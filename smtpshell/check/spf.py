@@ -78,29 +78,36 @@ async def spf_section(domain: str, resolver: ResolverConfig) -> Section:
 
 async def _follow(record: SpfRecord, walk: Walk, resolver: ResolverConfig) -> str | None:
     """Count the record's lookups, recursively; the qualifier of its effective all."""
-    for term in record.terms:
-        if term.name not in LOOKUP_TERMS or (term.modifier and term.name != "redirect"):
-            continue
-        if term.name == "redirect" and record.all_qualifier is not None:
-            continue  # RFC 7208 6.1: ignored, so never looked up
-        walk.lookups += 1
-        if walk.lookups > LOOKUP_LIMIT or term.name not in ("include", "redirect"):
-            continue
-        assert term.value is not None  # the parser requires a domain for both
-        if has_macro(term.value):
-            walk.not_followed.append(f"{term.name}:{term.value}")
-            continue
-        target = await _target(term.name, term.value.rstrip(".").lower(), walk, resolver)
-        if target is not None and term.name == "redirect":
-            walk.path.append(term.value)
-            qualifier = await _follow(target, walk, resolver)
-            walk.path.pop()
-            return qualifier
-        if target is not None:
-            walk.path.append(term.value)
-            await _follow(target, walk, resolver)
-            walk.path.pop()
-    return record.all_qualifier
+    for term in record.mechanisms:
+        if term.name in LOOKUP_TERMS:
+            walk.lookups += 1
+            if term.name == "include":
+                await _descend(term.name, term.value, walk, resolver)
+    redirect = record.modifier("redirect")
+    # RFC 7208 6.1: redirect= is used (and looked up) only when no mechanism
+    # matched, whatever its place in the record, and never when all is present.
+    if redirect is None or record.all_qualifier is not None:
+        return record.all_qualifier
+    walk.lookups += 1
+    return await _descend("redirect", redirect, walk, resolver)
+
+
+async def _descend(kind: str, spec: str | None, walk: Walk, resolver: ResolverConfig) -> str | None:
+    """Follow one include: or redirect=; the all qualifier of the record it names."""
+    if walk.lookups > LOOKUP_LIMIT or spec is None:
+        return None  # over the limit already: a receiver would stop here
+    if has_macro(spec):
+        walk.not_followed.append(f"{kind}:{spec}")
+        return None
+    domain = spec.rstrip(".").lower()
+    target = await _target(kind, domain, walk, resolver)
+    if target is None:
+        return None
+    walk.path.append(domain)
+    try:
+        return await _follow(target, walk, resolver)
+    finally:
+        walk.path.pop()
 
 
 async def _target(kind: str, domain: str, walk: Walk, resolver: ResolverConfig) -> SpfRecord | None:
