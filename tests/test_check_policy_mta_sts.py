@@ -210,6 +210,25 @@ def test_policy_host_without_address_fails(setup: Setup) -> None:
     assert server.requests == []
 
 
+def test_next_address_is_tried_when_one_refuses(setup: Setup) -> None:
+    # Nothing listens on 127.0.0.9: the connection is refused at once.
+    records = zone()
+    records[(POLICY_HOST, "A")] = [(300, "127.0.0.9"), (300, "127.0.0.1")]
+    sections, server = run(setup, records)
+    assert finding(sections, "mta-sts.policy").status is Status.PASS
+    assert len(server.requests) == 1
+
+
+def test_no_address_accepting_fails(setup: Setup) -> None:
+    records = zone()
+    records[(POLICY_HOST, "A")] = [(300, "127.0.0.9")]
+    sections, server = run(setup, records)
+    policy = finding(sections, "mta-sts.policy")
+    assert policy.status is Status.FAIL
+    assert "cannot connect to mta-sts.example.test (127.0.0.9:" in policy.summary
+    assert server.requests == []
+
+
 def test_policy_over_plain_http_is_refused(setup: Setup) -> None:
     server = PolicyServer(http(), None, at_once=True)
     sections, _ = run(setup, server=server)

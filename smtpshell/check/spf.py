@@ -8,10 +8,11 @@ Targets written with macros depend on the sender and are counted, not followed.
 Void lookups (a name with no records, NXDOMAIN or no data; at most 2) are
 counted for the records that include: and redirect= fetch.
 
-Why not a library: see the README paragraph of ``check``; in short, checkdmarc
-needs about twenty other packages (two HTTP stacks among them) and a newer
-cryptography than ours, and runs synchronously; pyspf evaluates a record for one
-IP address, not a record as a whole, and is configured through module globals.
+Why not a library: checkdmarc can be handed our resolver, but it needs about
+twenty other packages (two HTTP stacks among them) and a newer cryptography than
+ours, runs synchronously (a thread that a time-out cannot stop), and passes
+``+all`` as valid; pyspf evaluates a record for one sender's IP address rather
+than checking a record as a whole, and takes its DNS settings from module globals.
 """
 
 from __future__ import annotations
