@@ -1,7 +1,8 @@
 """``smtpshell replay PATH...``: transcripts as tests, with an exit status to match.
 
 0 when every transcript passes, 1 when any fails, 2 for usage errors, unreadable
-files and missing variables (found before anything is sent).
+files and missing variables (found before anything is sent), 130 after Ctrl-C (with
+the summary of the transcripts that finished).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from smtpshell.transcript import Transcript
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +77,17 @@ def run(
         return EXIT_USAGE
     report = _open_report(args.junit) if args.junit is not None else None
     output = _Output(out, colour, args.verbose)
+    finished: list[ReplayResult] = []  # in the order they finish
     try:
-        results = asyncio.run(_replay_all(transcripts, options, args.jobs, output))
+        results = asyncio.run(_replay_all(transcripts, options, args.jobs, output, finished))
+    except KeyboardInterrupt:
+        # asyncio.run has cancelled the replays (each closes its connection): say
+        # what finished before the interruption, then stop as a shell expects.
+        if report is not None:
+            report.close()
+        not_run = len(transcripts) - len(finished)
+        output.line(f"{summary_line(finished)}, {not_run} not finished (interrupted)")
+        return EXIT_INTERRUPTED
     except BaseException:
         if report is not None:
             report.close()
@@ -162,8 +173,14 @@ class _Output:
 
 
 async def _replay_all(
-    transcripts: list[Transcript], options: ConnectOptions, jobs: int, output: _Output
+    transcripts: list[Transcript],
+    options: ConnectOptions,
+    jobs: int,
+    output: _Output,
+    finished: list[ReplayResult],
 ) -> list[ReplayResult]:
+    """Every result in the transcripts' order; each is also added to ``finished``
+    as it comes, so an interruption can still say what ran."""
     # --jobs is concurrency on one event loop, not processes: a replay waits on the
     # server far more than it computes. Against a local Postfix on two cores the loop
     # is busy a quarter of the time at any --jobs, since the server's own processes
@@ -181,6 +198,7 @@ async def _replay_all(
             listener, conversation = output.listener()
             result = await replay(transcript, options, listener)
             output.result(result, conversation)
+            finished.append(result)
             return result
 
     return list(await asyncio.gather(*(one(t) for t in transcripts)))

@@ -58,7 +58,12 @@ def load(path: Path, values: Mapping[str, str]) -> Transcript:
         raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    return substitute(parse_transcript(text, str(path)), values)
+    transcript = parse_transcript(text, str(path))
+    if not transcript.steps:
+        # Nothing would be sent or checked: a replay of it would pass whatever the
+        # server does (a file saved before anything was recorded, a wrong file).
+        raise TranscriptError(str(path), 0, "no steps: a transcript needs a client line ('> ...')")
+    return substitute(transcript, values)
 
 
 def read_text(path: Path) -> str:
@@ -88,7 +93,10 @@ def load_all(
         try:
             transcripts.append(load(path, values))
         except TranscriptError as exc:
-            problems.extend(f"{exc.path}:{line}: {message}" for line, message in exc.problems)
+            problems.extend(
+                f"{exc.path}:{line}: {message}" if line else f"{exc.path}: {message}"
+                for line, message in exc.problems
+            )
         except UsageError as exc:
             problems.append(str(exc))
     return transcripts, problems

@@ -35,8 +35,11 @@ class Mismatch:
 class ReplayResult:
     path: str
     mismatch: Mismatch | None
-    steps: int  # client steps carried out
+    # Client steps carried out: on a failure, the number of the step that failed
+    # (counted from 1; 0 when the connection or the greeting failed).
+    steps: int
     seconds: float
+    total: int = 0  # client steps in the transcript
 
     @property
     def passed(self) -> bool:
@@ -74,7 +77,7 @@ class _Replay:
             # Only a transcript that ends with an unsolicited reply reads them: the
             # others spare a call per event.
             self.session.subscribe(self._collect_unsolicited)
-        self.done = 0
+        self.done = 0  # steps started: the one in progress is steps[done - 1]
 
     def _collect_unsolicited(self, event: object) -> None:
         if isinstance(event, Received) and event.unsolicited:
@@ -104,7 +107,8 @@ class _Replay:
         try:
             return await self._steps(self.transcript.steps) or await self._closing()
         except SmtpShellError as exc:
-            step = self.transcript.steps[min(self.done, len(self.transcript.steps) - 1)]
+            steps = self.transcript.steps
+            step = steps[min(max(self.done, 1), len(steps)) - 1]
             return Mismatch(step.line, str(exc), _shown(step))
 
     async def _steps(self, steps: Sequence[ClientStep]) -> Mismatch | None:
@@ -112,29 +116,34 @@ class _Replay:
         while index < len(steps):
             step = steps[index]
             if step.kind == "data":
+                self.done = index + 1
                 self.session.send_data_line(step.text)
                 index += 1
             elif step.kind == "end_data":
+                self.done = index + 1
                 reply = await self.session.end_data()
                 index += 1
                 if (failed := _check(step.expect, reply, step)) is not None:
                     return failed
             else:
                 batch = _pipelined_group(steps, index)
-                if (failed := await self._commands(batch)) is not None:
+                if (failed := await self._commands(batch, index)) is not None:
                     return failed
                 index += len(batch)
-            self.done = index
         return None
 
-    async def _commands(self, batch: Sequence[ClientStep]) -> Mismatch | None:
+    async def _commands(self, batch: Sequence[ClientStep], start: int) -> Mismatch | None:
         """Send a group of commands together (RFC 2920), then check their replies."""
         futures = []
-        for item in batch:
+        for offset, item in enumerate(batch):
             if (refused := self._refuse_unexpected_secret(item)) is not None:
+                self.done = start + offset + 1
                 return refused
             futures.append(self.session.send_nowait(item.text))
-        for item, future in zip(batch, futures, strict=True):
+        for offset, (item, future) in enumerate(zip(batch, futures, strict=True)):
+            # A failure is reported at the command whose reply failed, not at the
+            # first of its group.
+            self.done = start + offset + 1
             if item.starttls:
                 failed = await self._starttls(item, future)
             else:
@@ -247,4 +256,5 @@ async def replay(
     started = time.monotonic()
     runner = _Replay(transcript, options, listener)
     mismatch = await runner.run()
-    return ReplayResult(transcript.path, mismatch, runner.done, time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    return ReplayResult(transcript.path, mismatch, runner.done, elapsed, len(transcript.steps))
