@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -54,8 +54,15 @@ def _jobs(text: str) -> int:
 
 
 def run(
-    args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str], colour: bool
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    environ: Mapping[str, str],
+    colour: bool,
+    ask: Callable[[str], str] | None = None,
 ) -> int:
+    """``ask`` prompts on the terminal without echo (None when nobody is there to
+    answer): a missing AUTH variable is asked for rather than an error."""
     # Here, not at the top: `smtpshell replay --help` needs only the parser above.
     import asyncio
 
@@ -65,7 +72,7 @@ def run(
 
     options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
-    transcripts, problems = load_all(discover(args.paths), values)
+    transcripts, problems = load_all(discover(args.paths), values, ask)
     for transcript in transcripts:
         try:
             target(transcript, options)

@@ -20,6 +20,7 @@ from smtpshell.transcript.model import (
     Transcript,
     TranscriptError,
     display_template,
+    reference_names,
     template_parts,
 )
 from smtpshell.transcript.patterns import (
@@ -65,6 +66,7 @@ class _Parser:
         self.body_from = 0  # line of the reply that opened a message body; 0: none open
         self.body_lines = 0
         self.variables: set[str] = set()
+        self.required: set[str] = set()  # used at least once without a default
         self.closing: ExpectedReply | None = None
 
     def error(self, line: int, message: str) -> TranscriptError:
@@ -104,7 +106,8 @@ class _Parser:
             parts = template_parts(raw)
         except ValueError as exc:
             raise self.error(number, str(exc)) from None
-        self.variables.update(text for text, is_var in parts if is_var)
+        self.variables.update(reference_names(parts))
+        self.required.update(reference_names(parts, defaulted=False))
         text = display_template(parts)
         if self.replies:
             self.close_run()
@@ -213,6 +216,13 @@ class _Parser:
             steps=steps,
             variables=frozenset(self.variables),
             closing=self.closing,
+            optional=frozenset(self.variables - self.required),
+            secrets=frozenset(
+                name
+                for step in steps
+                if step.secret
+                for name in reference_names(template_parts(step.template))
+            ),
         )
 
 
