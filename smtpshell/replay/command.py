@@ -31,8 +31,11 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="transcript files, or directories searched for *.smtp")  # fmt: skip
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="transcript files, directories searched for *.smtp, or the "
+                        "names of shipped examples")  # fmt: skip
+    parser.add_argument("--examples", action="store_true",
+                        help="list the example transcripts shipped with smtpshell")  # fmt: skip
     parser.add_argument("--connect", metavar="HOST[:PORT]",
                         help="connect here instead of the transcript's directive")  # fmt: skip
     add_connect_arguments(parser)
@@ -70,9 +73,16 @@ def run(
     from smtpshell.replay.report import summary_line
     from smtpshell.replay.runner import target
 
+    if args.examples:
+        from smtpshell.replay.examples import listing
+
+        out.write(listing())
+        return EXIT_PASSED
+    if not args.paths:
+        raise UsageError("give transcript files or directories (--examples lists the shipped ones)")
     options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
-    transcripts, problems = load_all(discover(args.paths), values, ask)
+    transcripts, problems = load_all(discover(_with_examples(args.paths)), values, ask)
     for transcript in transcripts:
         try:
             target(transcript, options)
@@ -104,6 +114,19 @@ def run(
         err.write(f"smtpshell replay: {inert(unwritten)}\n")
         return EXIT_USAGE
     return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
+
+
+def _with_examples(paths: list[Path]) -> list[Path]:
+    """A name with no folder in it that is no file here names a shipped example."""
+    from smtpshell.replay.examples import find_example
+
+    found: list[Path] = []
+    for path in paths:
+        example = None
+        if len(path.parts) == 1 and not path.exists():
+            example = find_example(path.name)
+        found.append(example or path)
+    return found
 
 
 def _checked_address(address: str | None) -> str | None:

@@ -31,7 +31,10 @@ def discover(paths: Iterable[Path]) -> list[Path]:
         elif path.exists():
             found.append(path)
         else:
-            raise UsageError(f"{inert(str(path))}: no such file or directory")
+            raise UsageError(
+                f"{inert(str(path))}: no such file or directory "
+                "(smtpshell replay --examples lists the shipped transcripts)"
+            )
     if not found:
         raise UsageError("no transcripts found (a directory is searched for *.smtp files)")
     return found
