@@ -71,7 +71,7 @@ def run(
 
     from smtpshell.replay.load import discover, load_all, variable_values
     from smtpshell.replay.report import summary_line
-    from smtpshell.replay.runner import target
+    from smtpshell.replay.runner import targets
 
     if args.examples:
         from smtpshell.replay.examples import listing
@@ -85,7 +85,7 @@ def run(
     transcripts, problems = load_all(discover(_with_examples(args.paths)), values, ask)
     for transcript in transcripts:
         try:
-            target(transcript, options)
+            targets(transcript, options)
         except UsageError as exc:
             problems.append(str(exc))
     if problems:

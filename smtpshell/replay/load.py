@@ -68,7 +68,7 @@ def parse(path: Path) -> Transcript:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     transcript = parse_transcript(text, str(path))
-    if not transcript.steps:
+    if not transcript.step_count:
         # Nothing would be sent or checked: a replay of it would pass whatever the
         # server does (a file saved before anything was recorded, a wrong file).
         raise TranscriptError(str(path), 0, "no steps: a transcript needs a client line ('> ...')")

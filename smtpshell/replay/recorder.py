@@ -94,10 +94,9 @@ class TranscriptRecorder:
         # directive connects in plain text and the replay upgrades where they did.
         mode = TlsMode.PLAIN if event.mode is TlsMode.STARTTLS else event.mode
         directive = ConnectDirective(endpoint.host, endpoint.port, mode)
-        try:
-            self._writer.directive(directive)
-        except ValueError:
-            self._comment(f"reconnected: smtpshell --connect {endpoint}")
+        # After a reconnect the directive starts the transcript's next connection,
+        # which replay opens once the previous one is closed.
+        self._writer.directive(directive, another=True)
 
     def resume(self, endpoint: Endpoint, tls: TlsMode) -> None:
         """Recording starts on an open connection: say how to get back to this point.

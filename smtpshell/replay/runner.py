@@ -15,7 +15,7 @@ from smtpshell.protocol.commands import verb_of
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import secret_start
-from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
+from smtpshell.transcript import ClientStep, Connection, ExpectedReply, Transcript
 
 _SHOWN_REPLY = 80  # characters of a reply quoted in a one-line reason
 
@@ -46,9 +46,12 @@ class ReplayResult:
         return self.mismatch is None
 
 
-def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
-    """Where to connect: the options given, else the transcript's connect directive."""
-    directive = transcript.connect
+def target(
+    transcript: Transcript, options: ConnectOptions, connection: Connection | None = None
+) -> ConnectOptions:
+    """Where to connect: the options given, else the connect directive of
+    ``connection`` (the transcript's first when None)."""
+    directive = (connection or transcript.first).connect
     if directive is not None:
         if options.mode is TlsMode.PLAIN and directive.tls is not TlsMode.PLAIN:
             # The transcript was written over TLS: replayed in plain text, its AUTH
@@ -66,14 +69,28 @@ def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
     return options
 
 
+def targets(transcript: Transcript, options: ConnectOptions) -> list[ConnectOptions]:
+    """Where each connection of the transcript goes (UsageError if one cannot)."""
+    return [target(transcript, options, connection) for connection in transcript.connections]
+
+
 class _Replay:
-    def __init__(self, transcript: Transcript, options: ConnectOptions, listener: Listener | None):
+    """One connection of a transcript, from connecting to closing."""
+
+    def __init__(
+        self,
+        transcript: Transcript,
+        connection: Connection,
+        options: ConnectOptions,
+        listener: Listener | None,
+    ):
         self.transcript = transcript
+        self.connection = connection
         self.options = options
         self.session = Session(listener, timeout=options.timeout)
         # Unsolicited replies, then None once the connection has closed.
         self.unsolicited: asyncio.Queue[Reply | None] = asyncio.Queue()
-        if transcript.closing is not None:
+        if connection.closing is not None:
             # Only a transcript that ends with an unsolicited reply reads them: the
             # others spare a call per event.
             self.session.subscribe(self._collect_unsolicited)
@@ -86,7 +103,7 @@ class _Replay:
             self.unsolicited.put_nowait(None)  # nothing more can come
 
     async def run(self) -> Mismatch | None:
-        options = target(self.transcript, self.options)
+        options = target(self.transcript, self.options, self.connection)
         # Whatever happens after connecting, a mismatch, an error or a cancellation,
         # the connection is closed before the replay returns.
         try:
@@ -96,18 +113,19 @@ class _Replay:
 
     async def _connect(self, options: ConnectOptions) -> Mismatch | None:
         """Connect and check the greeting (RFC 5321 3.1)."""
-        line = self.transcript.connect.line if self.transcript.connect else 0
+        connect = self.connection.connect
+        line = connect.line if connect else 0
         try:
             greeting = await self.session.open(options)
         except SmtpShellError as exc:
             return Mismatch(line, str(exc))
-        return _check(self.transcript.greeting, greeting, "")
+        return _check(self.connection.greeting, greeting, "")
 
     async def _converse(self) -> Mismatch | None:
         try:
-            return await self._steps(self.transcript.steps) or await self._closing()
+            return await self._steps(self.connection.steps) or await self._closing()
         except SmtpShellError as exc:
-            steps = self.transcript.steps
+            steps = self.connection.steps
             step = steps[min(max(self.done, 1), len(steps)) - 1]
             return Mismatch(step.line, str(exc), _shown(step))
 
@@ -188,7 +206,7 @@ class _Replay:
 
     async def _closing(self) -> Mismatch | None:
         """A transcript may end with the 421 a server sends before closing."""
-        expected = self.transcript.closing
+        expected = self.connection.closing
         if expected is None:
             return None
         try:
@@ -254,7 +272,14 @@ async def replay(
 ) -> ReplayResult:
     """Replay a transcript (variables already substituted) and say how it went."""
     started = time.monotonic()
-    runner = _Replay(transcript, options, listener)
-    mismatch = await runner.run()
+    done, mismatch = 0, None
+    # One connection after the other, as recorded: each closes before the next opens.
+    for connection in transcript.connections:
+        runner = _Replay(transcript, connection, options, listener)
+        mismatch = await runner.run()
+        if mismatch is not None:
+            done += runner.done
+            break
+        done += len(connection.steps)
     elapsed = time.monotonic() - started
-    return ReplayResult(transcript.path, mismatch, runner.done, elapsed, len(transcript.steps))
+    return ReplayResult(transcript.path, mismatch, done, elapsed, transcript.step_count)

@@ -113,12 +113,27 @@ class ClientStep:
 
 
 @dataclass(frozen=True)
-class Transcript:
-    """A parsed transcript; ``variables`` are the names its ``${...}`` references use.
+class Connection:
+    """One connection of a transcript: its directive, greeting, steps and closing.
 
     ``greeting`` None: the greeting is read but not checked. ``closing`` is one
     extra reply written after the last command's, such as an unsolicited 421 before
     the server closed; the replayer reads and checks it after the last step.
+    """
+
+    connect: ConnectDirective | None
+    greeting: ExpectedReply | None
+    steps: tuple[ClientStep, ...]
+    closing: ExpectedReply | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A parsed transcript; ``variables`` are the names its ``${...}`` references use.
+
+    ``connect``, ``greeting``, ``steps`` and ``closing`` are the first connection's
+    (see :class:`Connection`). A connect directive after the first connection's lines
+    starts another: those are in ``more``, and :attr:`connections` lists them all.
     """
 
     path: str
@@ -131,6 +146,21 @@ class Transcript:
     optional: frozenset[str] = frozenset()
     # Names used in AUTH payloads: a replay on a terminal may ask for them.
     secrets: frozenset[str] = frozenset()
+    more: tuple[Connection, ...] = ()  # the connections after the first
+
+    @property
+    def first(self) -> Connection:
+        return Connection(self.connect, self.greeting, self.steps, self.closing)
+
+    @property
+    def connections(self) -> tuple[Connection, ...]:
+        """Every connection, in order: the first, then ``more``."""
+        return (self.first, *self.more)
+
+    @property
+    def step_count(self) -> int:
+        """Client steps in all connections."""
+        return len(self.steps) + sum(len(c.steps) for c in self.more)
 
 
 # Transforms that turn plain values into what an AUTH exchange sends (RFC 4954):
@@ -346,24 +376,44 @@ def substitute(
                 out.append(value)
         return "".join(out)
 
-    steps = tuple(_with_text(step, expand(step.template, step.line)) for step in transcript.steps)
-    connect = transcript.connect
-    connect_text = expand(connect.source, connect.line) if connect is not None else ""
+    def fill(connection: Connection) -> tuple[tuple[ClientStep, ...], str]:
+        steps = tuple(
+            _with_text(step, expand(step.template, step.line)) for step in connection.steps
+        )
+        connect = connection.connect
+        return steps, expand(connect.source, connect.line) if connect is not None else ""
+
+    filled = [fill(connection) for connection in transcript.connections]
     if missing:
         raise MissingVariables(transcript.path, missing)
     if bad:
         raise TranscriptError(transcript.path, bad[0][0], bad[0][1], also=bad[1:])
+    done = [
+        replace(
+            connection,
+            steps=steps,
+            connect=_directive(transcript.path, connection.connect, connect_text),
+        )
+        for connection, (steps, connect_text) in zip(transcript.connections, filled, strict=True)
+    ]
+    first = done[0]
+    return replace(
+        transcript,
+        steps=first.steps,
+        connect=first.connect,
+        more=tuple(done[1:]),
+    )
+
+
+def _directive(path: str, connect: ConnectDirective | None, text: str) -> ConnectDirective | None:
     # A directive without references reads the same as when it was parsed.
-    if connect is not None and _has_reference(connect.source):
-        try:
-            parsed = parse_connect_directive(connect_text, connect.line)
-        except DirectiveError as exc:
-            raise TranscriptError(
-                transcript.path, connect.line, f"connect directive: {exc}"
-            ) from None
-        if parsed is not None:
-            connect = replace(parsed, source=connect.source)
-    return replace(transcript, steps=steps, connect=connect)
+    if connect is None or not _has_reference(connect.source):
+        return connect
+    try:
+        parsed = parse_connect_directive(text, connect.line)
+    except DirectiveError as exc:
+        raise TranscriptError(path, connect.line, f"connect directive: {exc}") from None
+    return connect if parsed is None else replace(parsed, source=connect.source)
 
 
 def _with_text(step: ClientStep, text: str) -> ClientStep:
