@@ -46,6 +46,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=_jobs, default=1, metavar="N",
                         help="replay N transcripts at a time")  # fmt: skip
     parser.add_argument("--junit", type=Path, metavar="FILE", help="write a JUnit XML report")
+    parser.add_argument("--update", action="store_true",
+                        help="rewrite the expected replies from what the server sends, "
+                        "keeping patterns that still match; shows a diff")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show every conversation as the shell would")  # fmt: skip
 
@@ -80,6 +83,8 @@ def run(
         return EXIT_PASSED
     if not args.paths:
         raise UsageError("give transcript files or directories (--examples lists the shipped ones)")
+    if args.update and args.junit is not None:
+        raise UsageError("--update rewrites transcripts and reports no test results: drop --junit")
     options = connect_options(_checked_address(args.connect), args)
     values = variable_values(args.var, args.env, environ)
     transcripts, problems = load_all(discover(_with_examples(args.paths)), values, ask)
@@ -92,8 +97,10 @@ def run(
         for problem in problems:
             err.write(f"smtpshell replay: {inert(problem)}\n")
         return EXIT_USAGE
-    report = _open_report(args.junit) if args.junit is not None else None
     output = _Output(out, colour, args.verbose)
+    if args.update:
+        return _update_all(transcripts, options, args.jobs, output)
+    report = _open_report(args.junit) if args.junit is not None else None
     finished: list[ReplayResult] = []  # in the order they finish
     try:
         results = asyncio.run(_replay_all(transcripts, options, args.jobs, output, finished))
@@ -114,6 +121,43 @@ def run(
         err.write(f"smtpshell replay: {inert(unwritten)}\n")
         return EXIT_USAGE
     return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
+
+
+def _update_all(
+    transcripts: list[Transcript], options: ConnectOptions, jobs: int, output: _Output
+) -> int:
+    """``--update``: 0 when every transcript was updated or already right, 1 when a
+    conversation diverged (that file is left as it was), 130 after Ctrl-C."""
+    import asyncio
+
+    from smtpshell.replay.update import Update, update, update_lines, update_summary
+
+    finished: list[Update] = []
+
+    async def run_all() -> None:
+        gate = asyncio.Semaphore(jobs)
+
+        async def one(transcript: Transcript) -> None:
+            async with gate:
+                listener, conversation = output.listener()
+                outcome = await update(transcript, options, listener)
+                if conversation is not None:
+                    output.out.write(conversation.getvalue())
+                for line in update_lines(outcome):
+                    output.verbatim(line)
+                finished.append(outcome)
+
+        await asyncio.gather(*(one(t) for t in transcripts))
+
+    try:
+        asyncio.run(run_all())
+    except KeyboardInterrupt:
+        # A file is replaced in one step: each is either updated or as it was.
+        output.line(f"{update_summary(finished)}, interrupted")
+        return EXIT_INTERRUPTED
+    output.line(update_summary(finished))
+    failed = any(outcome.problem or outcome.result.mismatch for outcome in finished)
+    return EXIT_FAILED if failed else EXIT_PASSED
 
 
 def _with_examples(paths: list[Path]) -> list[Path]:
@@ -197,6 +241,16 @@ class _Output:
     def line(self, text: str) -> None:
         if self.console is not None:
             self.console.print(text)
+        else:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def verbatim(self, text: str) -> None:
+        """A line of other people's text (a diff): no markup, no highlighting."""
+        if self.console is not None:
+            from rich.text import Text
+
+            self.console.print(Text(text), soft_wrap=True)
         else:
             self.out.write(text + "\n")
             self.out.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from smtpshell.core.events import Closed, Listener, Received
@@ -74,8 +74,16 @@ def targets(transcript: Transcript, options: ConnectOptions) -> list[ConnectOpti
     return [target(transcript, options, connection) for connection in transcript.connections]
 
 
+Observer = Callable[[ExpectedReply, Reply], None]
+
+
 class _Replay:
-    """One connection of a transcript, from connecting to closing."""
+    """One connection of a transcript, from connecting to closing.
+
+    With ``observe`` (``replay --update``) every expected reply is handed over with
+    the reply that came, and a reply that differs does not stop the replay: only a
+    step that cannot be carried out does (the conversation diverged).
+    """
 
     def __init__(
         self,
@@ -83,8 +91,10 @@ class _Replay:
         connection: Connection,
         options: ConnectOptions,
         listener: Listener | None,
+        observe: Observer | None = None,
     ):
         self.transcript = transcript
+        self.observe = observe
         self.connection = connection
         self.options = options
         self.session = Session(listener, timeout=options.timeout)
@@ -119,7 +129,7 @@ class _Replay:
             greeting = await self.session.open(options)
         except SmtpShellError as exc:
             return Mismatch(line, str(exc))
-        return _check(self.connection.greeting, greeting, "")
+        return self._verify(self.connection.greeting, greeting, "")
 
     async def _converse(self) -> Mismatch | None:
         try:
@@ -141,7 +151,7 @@ class _Replay:
                 self.done = index + 1
                 reply = await self.session.end_data()
                 index += 1
-                if (failed := _check(step.expect, reply, step)) is not None:
+                if (failed := self._verify(step.expect, reply, step)) is not None:
                     return failed
             else:
                 batch = _pipelined_group(steps, index)
@@ -166,7 +176,7 @@ class _Replay:
                 failed = await self._starttls(item, future)
             else:
                 reply = await self.session.wait_reply(future, _shown(item))
-                failed = _check(item.expect, reply, item)
+                failed = self._verify(item.expect, reply, item)
             if failed is not None:
                 return failed
         return None
@@ -186,7 +196,7 @@ class _Replay:
             return Mismatch(step.line, _no_tls(str(exc)), _shown(step))
         if self.session.tls is None:
             return _refused(step, tuple(reply.wire_lines()))
-        return _check(step.expect, reply, step)
+        return self._verify(step.expect, reply, step)
 
     def _refuse_unexpected_secret(self, step: ClientStep) -> Mismatch | None:
         """A credential goes out only where the session also treats it as one.
@@ -218,7 +228,21 @@ class _Replay:
                 expected.line,
                 f"expected {expected.code} from the server; the connection closed without it",
             )
-        return _check(expected, reply, "")
+        return self._verify(expected, reply, "")
+
+    def _verify(
+        self, expected: ExpectedReply | None, reply: Reply, step: ClientStep | str
+    ) -> Mismatch | None:
+        failed = _check(expected, reply, step)
+        if self.observe is None or expected is None:
+            return failed
+        self.observe(expected, reply)
+        # A 334 or 354 that did not come: what follows (a credential, a message
+        # body) would go to a server that does not expect it. Any other reply may
+        # differ and the conversation still goes on as written.
+        if failed is not None and expected.code[:1] == "3" and reply.code // 100 != 3:
+            return failed
+        return None
 
 
 def _pipelined_group(steps: Sequence[ClientStep], start: int) -> list[ClientStep]:
@@ -268,14 +292,21 @@ def _check(expected: ExpectedReply | None, reply: Reply, step: ClientStep | str)
 
 
 async def replay(
-    transcript: Transcript, options: ConnectOptions, listener: Listener | None = None
+    transcript: Transcript,
+    options: ConnectOptions,
+    listener: Listener | None = None,
+    observe: Observer | None = None,
 ) -> ReplayResult:
-    """Replay a transcript (variables already substituted) and say how it went."""
+    """Replay a transcript (variables already substituted) and say how it went.
+
+    ``observe`` gets each expected reply with the reply that came; with it, only a
+    conversation that diverged fails (see :class:`_Replay`).
+    """
     started = time.monotonic()
     done, mismatch = 0, None
     # One connection after the other, as recorded: each closes before the next opens.
     for connection in transcript.connections:
-        runner = _Replay(transcript, connection, options, listener)
+        runner = _Replay(transcript, connection, options, listener, observe)
         mismatch = await runner.run()
         if mismatch is not None:
             done += runner.done

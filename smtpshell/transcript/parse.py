@@ -35,7 +35,7 @@ from smtpshell.transcript.patterns import (
 _PROGRAM_HINT = re.compile(r"(telnet|nc|ncat|netcat|openssl|smtpshell)\s")
 
 
-def _strip_comment(line: str) -> str:
+def strip_comment(line: str) -> str:
     """Drop a comment: '#' preceded by white space (or at the start) and the space before it."""
     index = line.find("#")
     while index >= 0:
@@ -86,7 +86,7 @@ class _Parser:
         stripped = line.lstrip()
         if not stripped.strip() or stripped.startswith("#"):
             return
-        content = _strip_comment(stripped)
+        content = strip_comment(stripped)
         if content == ">" or content.startswith("> "):
             self.client(number, content[2:])
             return
