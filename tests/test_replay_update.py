@@ -88,7 +88,8 @@ def test_update_round_trip_changes_exactly_the_changed_replies(tmp_path: Path) -
         assert out.endswith("update: 1 updated, 0 unchanged, 0 not updated\n")
         # Updated, it is up to date: a second run changes nothing and it replays.
         out, err, status = run_cli("replay", str(recording), "--update")
-        assert (status, out) == (0, f"UNCHANGED {recording}\nupdate: 0 updated, 1 unchanged, 0 not updated\n")
+        summary = "update: 0 updated, 1 unchanged, 0 not updated\n"
+        assert (status, out) == (0, f"UNCHANGED {recording}\n{summary}")
         out, err, status = run_cli("replay", str(recording))
         assert status == 0, out + err
 
