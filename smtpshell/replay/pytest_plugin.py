@@ -16,8 +16,9 @@ Command-line options of the same names: --smtp-transcripts, --smtp-connect, --sm
 Only the environment variables named in smtp_env / --smtp-env reach a transcript.
 
 Each transcript is one item and holds nothing shared, so pytest-xdist spreads them over
-worker processes (``pytest -n auto``): the folders are added to the controller's
-arguments only, and workers collect exactly what it sends them.
+worker processes (``pytest -n auto``). xdist starts each worker with the command
+line the controller was given, so the controller and every worker add the same
+configured folders and collect the same items, as xdist requires.
 """
 
 from __future__ import annotations
