@@ -90,5 +90,25 @@ def test_ctrl_c_prints_what_ran_and_exits_130(tmp_path: Path) -> None:
                 process.kill()
                 process.communicate()
     assert process.returncode == 130, err
-    assert out == "replay: 1 passed, 0 failed, 1 not finished (interrupted)\n"
+    assert out == "replay: 1 passed, 0 failed, 1 not finished (interrupted)\n", (out, err)
     assert "Traceback" not in err
+
+
+def test_a_pattern_that_fails_is_reported_at_its_own_line_once(tmp_path: Path) -> None:
+    transcript = tmp_path / "pattern.smtp"
+    transcript.write_text(
+        "> NOOP\n250\n> EHLO me # two patterns\n250-~ mx.test\n250 ~ CHUNKING\n> QUIT\n221\n",
+        encoding="utf-8",
+    )
+    junit = tmp_path / "report.xml"
+    with ScriptedServer(_hangs_on_wait) as scripted:
+        out, _err, status = run_cli(
+            "replay", str(transcript), "--connect", f"127.0.0.1:{scripted.port}",
+            "--junit", str(junit),
+        )  # fmt: skip
+    assert status == 1
+    assert out.startswith(f"FAIL {transcript}:4 (step 2 of 3, ")
+    assert "  no line of the reply matches '~ mx.test'\n" in out
+    assert "line 4" not in out
+    report = junit.read_text(encoding="utf-8")
+    assert "line 4 (step 2 of 3): no line of the reply matches '~ mx.test'\"" in report

@@ -284,11 +284,13 @@ def _shown(step: ClientStep) -> str:
 def _check(expected: ExpectedReply | None, reply: Reply, step: ClientStep | str) -> Mismatch | None:
     if expected is None:
         return None
-    reason = expected.check(reply.code, reply.lines)
-    if reason is None:
+    failure = expected.failure(reply.code, reply.lines)
+    if failure is None:
         return None
+    # Reported at the line that failed (a pattern's own line), and only there.
+    line, reason = failure
     sent = _shown(step) if isinstance(step, ClientStep) else step
-    return Mismatch(expected.line, reason, sent, expected.raw, tuple(reply.wire_lines()))
+    return Mismatch(line, reason, sent, expected.raw, tuple(reply.wire_lines()))
 
 
 async def replay(
