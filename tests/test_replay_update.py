@@ -181,3 +181,11 @@ def test_update_with_junit_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert status == 2
     assert "--update rewrites transcripts and reports no test results: drop --junit" in err
+
+
+def test_update_leaves_the_shipped_examples_alone() -> None:
+    _out, err, status = run_cli(
+        "replay", "seed-3.2-direct-delivery", "--update", "--connect", "127.0.0.1:9"
+    )
+    assert status == 2
+    assert "seed-3.2-direct-delivery.smtp: a shipped example; --update a copy of it instead" in err

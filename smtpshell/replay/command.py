@@ -93,6 +93,8 @@ def run(
             targets(transcript, options)
         except UsageError as exc:
             problems.append(str(exc))
+    if args.update:
+        problems.extend(_shipped(transcripts))
     if problems:
         for problem in problems:
             err.write(f"smtpshell replay: {inert(problem)}\n")
@@ -121,6 +123,17 @@ def run(
         err.write(f"smtpshell replay: {inert(unwritten)}\n")
         return EXIT_USAGE
     return EXIT_PASSED if all(result.passed for result in results) else EXIT_FAILED
+
+
+def _shipped(transcripts: list[Transcript]) -> list[str]:
+    """``--update`` leaves the installed examples alone: a copy is the user's to update."""
+    from smtpshell.replay.examples import is_example
+
+    return [
+        f"{transcript.path}: a shipped example; --update a copy of it instead"
+        for transcript in transcripts
+        if is_example(Path(transcript.path))
+    ]
 
 
 def _update_all(

@@ -27,6 +27,12 @@ def find_example(name: str) -> Path | None:
     return examples().get(name.removesuffix(SUFFIX))
 
 
+def is_example(path: Path) -> bool:
+    """Whether ``path`` is one of the shipped files (however it is reached)."""
+    target = path.resolve()
+    return any(target == example.resolve() for example in examples().values())
+
+
 def description(path: Path) -> str:
     """The first line of the transcript's opening comment: what it shows."""
     for line in path.read_text(encoding="utf-8").splitlines():
