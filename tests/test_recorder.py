@@ -83,10 +83,13 @@ def test_each_event_is_on_disk_once_the_recorder_returns(tmp_path: Path) -> None
         "220 mx ESMTP\n",
         "> EHLO me\n",
     ]
-    assert grown[4] == "> AUTH PLAIN ${AUTH_PLAIN} # not recorded: replay with --var " \
-        "AUTH_PLAIN=<base64 PLAIN initial response>\n"  # fmt: skip
+    assert grown[4] == (
+        "> AUTH PLAIN ${plain:AUTH_USER:AUTH_PASSWORD} # not recorded: replay with "
+        "--var AUTH_USER=<user name> --var AUTH_PASSWORD=<password> "
+        "(${plain:AUTHZID:AUTH_USER:AUTH_PASSWORD} adds an authzid)\n"
+    )
     assert grown[8:] == ["> \\#1 and \\${X}\n", "> .\n", "# connection closed by the server\n"]
-    assert final == seen[-1] + "# replay needs: --var AUTH_PLAIN=...\n"
+    assert final == seen[-1] + "# replay needs: --var AUTH_USER=... --var AUTH_PASSWORD=...\n"
 
 
 def test_the_writer_hands_out_each_line_once() -> None:

@@ -20,7 +20,8 @@ TRANSCRIPTS = ROOT / "transcripts"
 SEED_USER, SEED_PASSWORD = "yourname@163.com", "s3cret-パス"
 
 
-SEED_VARS = [f"--var=AUTH_USER={b64(SEED_USER)}", f"--var=AUTH_PASSWORD={b64(SEED_PASSWORD)}"]
+# Plain values: the shipped transcripts base64-encode them (${b64:AUTH_USER}).
+SEED_VARS = [f"--var=AUTH_USER={SEED_USER}", f"--var=AUTH_PASSWORD={SEED_PASSWORD}"]
 
 
 @pytest.fixture
@@ -53,6 +54,54 @@ def test_shipped_seed_transcripts_pass(seed_server: BackgroundServer) -> None:
     )
 
 
+def test_shipped_transcripts_take_addresses_as_variables(seed_server: BackgroundServer) -> None:
+    out, err, status = run_cli(
+        "replay", "seed-1-relay-auth-login", "--connect", f"127.0.0.1:{seed_server.port}",
+        *SEED_VARS, "--var=FROM=me@example.test", "--var=RCPT=you@example.test",
+    )  # fmt: skip
+    assert status == 0, out + err
+    assert stored_messages(seed_server) == [
+        b"Subject: subject\r\nfrom:<me@example.test>\r\nto:<you@example.test>\r\n\r\nbody\r\n"
+    ]
+
+
+def test_examples_are_listed_and_replayed_by_name(seed_server: BackgroundServer) -> None:
+    out, err, status = run_cli("replay", "--examples")
+    assert status == 0, err
+    names = [line.split()[0] for line in out.splitlines()[:-1]]
+    assert names == [path.stem for path in sorted(TRANSCRIPTS.glob("*.smtp"))]
+    assert "seed-3.2-direct-delivery  Seed walkthrough, section 3.2: straight to" in out
+    out, err, status = run_cli(
+        "replay", "seed-3.2-direct-delivery.smtp", "--connect", f"127.0.0.1:{seed_server.port}"
+    )
+    assert status == 0, out + err
+    assert "replay: 1 passed, 0 failed" in out
+
+
+def test_examples_are_package_data_and_the_repository_folder_is_them() -> None:
+    from smtpshell.replay.examples import examples
+
+    shipped = examples()
+    assert set(shipped) == {"seed-1-relay-auth-login", "seed-3.1-implicit-tls",
+                            "seed-3.2-direct-delivery"}  # fmt: skip
+    for name, path in shipped.items():
+        assert (TRANSCRIPTS / f"{name}.smtp").read_bytes() == path.read_bytes()
+    # Installed with the package: its package data takes every one of them.
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["smtpshell"]
+    package = ROOT / "smtpshell"
+    data = {path for pattern in patterns for path in package.glob(pattern)}
+    assert set(shipped.values()) <= data
+
+
+def test_replay_without_a_path_says_what_to_give() -> None:
+    _out, err, status = run_cli("replay")
+    assert status == 2
+    assert "give transcript files or directories (--examples lists the shipped ones)" in err
+
+
 def test_record_then_replay_round_trip_without_secrets(
     server: BackgroundServer, tmp_path: Path
 ) -> None:
@@ -73,12 +122,14 @@ def test_record_then_replay_round_trip_without_secrets(
     text = recording.read_text(encoding="utf-8")
     for secret in (PASSWORD, b64(PASSWORD), b64(USER)):
         assert secret not in text
-    assert "> ${AUTH_USER}" in text and "> ${AUTH_PASSWORD}" in text
+    # The plain values are asked for: the transcript base64-encodes them itself.
+    assert "> ${b64:AUTH_USER}" in text and "> ${b64:AUTH_PASSWORD}" in text
     assert "replay needs: --var AUTH_USER=... --var AUTH_PASSWORD=..." in text
     # Replayed unchanged against the same server: queue ids and dates differ, it passes.
     out, err, status = run_cli(
         "replay", str(recording), "--cafile", ca,
-        f"--var=AUTH_USER={b64(USER)}", f"--var=AUTH_PASSWORD={b64(PASSWORD)}",
+        f"--var=AUTH_USER={USER}", "--env=AUTH_PASSWORD",
+        environ={"NO_COLOR": "1", "AUTH_PASSWORD": PASSWORD},
     )  # fmt: skip
     assert status == 0, out + err
     first, second = stored_messages(server)
@@ -204,8 +255,8 @@ def test_pytest_plugin_collects_transcripts(
         smtp_transcripts = transcripts
         smtp_connect = 127.0.0.1:{seed_server.port}
         smtp_vars =
-            AUTH_USER={b64(SEED_USER)}
-            AUTH_PASSWORD={b64(SEED_PASSWORD)}
+            AUTH_USER={SEED_USER}
+            AUTH_PASSWORD={SEED_PASSWORD}
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

@@ -64,9 +64,11 @@ def test_plain_results_do_not_wrap_at_a_narrow_terminal_width(
 ) -> None:
     # COLUMNS gives rich a width; a result line still stays one line.
     monkeypatch.setenv("COLUMNS", "20")
-    result = ReplayResult("a/long/path/to/a/transcript.smtp", Mismatch(3, "expected 250"), 2, 0.5)
+    result = ReplayResult(
+        "a/long/path/to/a/transcript.smtp", Mismatch(3, "expected 250"), 2, 0.5, 4
+    )
     assert _plain_text(result) == _rich_text(result)
-    assert _plain_text(result).startswith("FAIL a/long/path/to/a/transcript.smtp:3 (2 steps")
+    assert _plain_text(result).startswith("FAIL a/long/path/to/a/transcript.smtp:3 (step 2 of 4")
 
 
 def test_a_tab_is_expanded_to_rich_tab_stops_counting_wide_characters() -> None:

@@ -244,7 +244,9 @@ def _replay(args: list[str], env: Environment) -> int:
     )
     command.configure_parser(parser)
     options = parser.parse_args(args)
-    return command.run(options, env.stdout, env.stderr, env.environ, _colour(env))
+    return command.run(
+        options, env.stdout, env.stderr, env.environ, _colour(env), env.password_asker()
+    )
 
 
 def _send(args: list[str], env: Environment) -> int:

@@ -83,7 +83,9 @@ def _suite(results: list[ReplayResult]) -> ET.Element:
         mismatch = result.mismatch
         if mismatch is not None:
             failure = ET.SubElement(
-                case, "failure", message=inert(f"line {mismatch.line}: {mismatch.reason}")
+                case,
+                "failure",
+                message=inert(f"line {mismatch.line}{_step(result)}: {mismatch.reason}"),
             )
             failure.text = "\n".join(
                 inert(line)
@@ -92,3 +94,7 @@ def _suite(results: list[ReplayResult]) -> ET.Element:
                 + [f"got: {line}" for line in mismatch.actual]
             )
     return suite
+
+
+def _step(result: ReplayResult) -> str:
+    return f" (step {result.steps} of {result.total})" if result.steps else ""

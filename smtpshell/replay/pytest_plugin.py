@@ -14,6 +14,11 @@ Configure in pytest.ini / pyproject ([tool.pytest.ini_options]) or on the comman
 Command-line options of the same names: --smtp-transcripts, --smtp-connect, --smtp-tls,
 --smtp-cafile, --smtp-insecure, --smtp-timeout, --smtp-var NAME=VALUE, --smtp-env NAME.
 Only the environment variables named in smtp_env / --smtp-env reach a transcript.
+
+Each transcript is one item and holds nothing shared, so pytest-xdist spreads them over
+worker processes (``pytest -n auto``). xdist starts each worker with the command
+line the controller was given, so the controller and every worker add the same
+configured folders and collect the same items, as xdist requires.
 """
 
 from __future__ import annotations

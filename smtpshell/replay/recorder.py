@@ -28,6 +28,7 @@ from smtpshell.transcript import ConnectDirective, TranscriptWriter
 
 # What a decoded 334 challenge asks for, as a variable name.
 _CHALLENGE_NAMES = {"username:": "AUTH_USER", "password:": "AUTH_PASSWORD"}
+_MEANINGS = {"AUTH_USER": "user name", "AUTH_PASSWORD": "password"}
 
 
 class TranscriptRecorder:
@@ -37,6 +38,7 @@ class TranscriptRecorder:
         self._stream = stream
         self._writer = TranscriptWriter()
         self._challenge: str | None = None
+        self._mechanism = ""  # of the AUTH command sent last
         self.variables: dict[str, str] = {}  # name -> what value it needs
         # Pipelining (RFC 2920): a transcript writes a group's commands, then its
         # replies. A command sent while replies were still owed joins the group, so
@@ -92,10 +94,9 @@ class TranscriptRecorder:
         # directive connects in plain text and the replay upgrades where they did.
         mode = TlsMode.PLAIN if event.mode is TlsMode.STARTTLS else event.mode
         directive = ConnectDirective(endpoint.host, endpoint.port, mode)
-        try:
-            self._writer.directive(directive)
-        except ValueError:
-            self._comment(f"reconnected: smtpshell --connect {endpoint}")
+        # After a reconnect the directive starts the transcript's next connection,
+        # which replay opens once the previous one is closed.
+        self._writer.directive(directive, another=True)
 
     def resume(self, endpoint: Endpoint, tls: TlsMode) -> None:
         """Recording starts on an open connection: say how to get back to this point.
@@ -116,17 +117,54 @@ class TranscriptRecorder:
         elif event.in_data:
             writer.data(event.public)
         elif event.secret:
-            name, meaning = self._secret_name(event.public)
-            self.variables[name] = meaning
-            prefix = f"{event.public} " if event.public else ""
-            writer.client_template(
-                f"{prefix}${{{name}}}", f"not recorded: replay with --var {name}=<{meaning}>"
-            )
+            self._secret(event.public)
         else:
+            words = event.public.split()
+            if words and words[0].upper() == "AUTH":
+                self._mechanism = words[1].upper() if len(words) > 1 else ""
             writer.client(event.public)
 
+    def _secret(self, public: str) -> None:
+        """A credential: written as variables holding plain values where the
+        mechanism says what it is (LOGIN, PLAIN), as a raw base64 one elsewhere."""
+        prefix = f"{public} " if public else ""
+        mechanism = public.split()[-1].upper() if public else self._mechanism
+        decoded = decode_challenge(self._challenge or "") if not public else ""
+        asks = _CHALLENGE_NAMES.get((decoded or "").strip().lower())
+        if mechanism == "PLAIN":
+            # RFC 4616: [authzid] NUL authcid NUL passwd. The recording cannot tell
+            # whether an authorization identity was sent (it never reads the secret).
+            user, password = self._fresh("AUTH_USER"), self._fresh("AUTH_PASSWORD")
+            template = f"${{plain:{user}:{password}}}"
+            note = f"${{plain:AUTHZID:{user}:{password}}} adds an authzid"
+            names = [user, password]
+        elif mechanism == "LOGIN" and (asks is not None or public):
+            name = self._fresh(asks or "AUTH_USER")
+            template, names, note = f"${{b64:{name}}}", [name], ""
+        else:
+            name, meaning = self._secret_name(public)
+            self.variables[name] = meaning
+            self._writer.client_template(
+                f"{prefix}${{{name}}}", f"not recorded: replay with --var {name}=<{meaning}>"
+            )
+            return
+        for name in names:
+            self.variables[name] = _MEANINGS[name.rstrip("_0123456789") or name]
+        wanted = " ".join(f"--var {name}=<{self.variables[name]}>" for name in names)
+        comment = f"not recorded: replay with {wanted}" + (f" ({note})" if note else "")
+        self._writer.client_template(prefix + template, comment)
+
+    def _fresh(self, base: str) -> str:
+        """``base``, or ``base_2``... when a name is in use (a second login)."""
+        name, count = base, 1
+        while name in self.variables:
+            count += 1
+            name = f"{base}_{count}"
+        self.variables[name] = ""
+        return name
+
     def _secret_name(self, public: str) -> tuple[str, str]:
-        if public:  # "AUTH PLAIN" with its initial response
+        if public:  # an initial response of another mechanism
             mechanism = public.split()[-1].upper().replace("-", "_")
             base, meaning = f"AUTH_{mechanism}", f"base64 {mechanism} initial response"
         else:
@@ -134,11 +172,7 @@ class TranscriptRecorder:
             base = _CHALLENGE_NAMES.get(decoded.strip().lower(), "AUTH_RESPONSE")
             # The challenge is the server's text: it is described, never written raw.
             meaning = f"base64 answer to '{inert(decoded.strip())}'" if decoded else "base64 answer"
-        name, count = base, 1
-        while name in self.variables:
-            count += 1
-            name = f"{base}_{count}"
-        return name, meaning
+        return self._fresh(base), meaning
 
     def close(self) -> None:
         if self.variables:

@@ -28,10 +28,13 @@ _TAB_SIZE = 8
 
 def result_lines(result: ReplayResult) -> list[Line]:
     """A result as lines of styled runs: the PASS or FAIL line, then the mismatch."""
-    timing = f"({result.steps} steps, {result.seconds:.2f} s)"
     mismatch = result.mismatch
     if mismatch is None:
+        timing = f"({result.steps} steps, {result.seconds:.2f} s)"
         return [(("PASS", "pass"), (f" {inert(result.path)} {timing}", ""))]
+    # The step that failed, counted from 1, of how many: the line is in the path.
+    at = f"step {result.steps} of {result.total}" if result.steps else "connecting"
+    timing = f"({at}, {result.seconds:.2f} s)"
     where = f" {inert(result.path)}:{mismatch.line} {timing}"
     lines: list[Line] = [(("FAIL", "fail"), (where, ""))]
     if mismatch.sent:

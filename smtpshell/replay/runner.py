@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from smtpshell.core.events import Closed, Listener, Received
@@ -15,7 +15,7 @@ from smtpshell.protocol.commands import verb_of
 from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.reply import Reply
 from smtpshell.protocol.secrets import secret_start
-from smtpshell.transcript import ClientStep, ExpectedReply, Transcript
+from smtpshell.transcript import ClientStep, Connection, ExpectedReply, Transcript
 
 _SHOWN_REPLY = 80  # characters of a reply quoted in a one-line reason
 
@@ -35,17 +35,23 @@ class Mismatch:
 class ReplayResult:
     path: str
     mismatch: Mismatch | None
-    steps: int  # client steps carried out
+    # Client steps carried out: on a failure, the number of the step that failed
+    # (counted from 1; 0 when the connection or the greeting failed).
+    steps: int
     seconds: float
+    total: int = 0  # client steps in the transcript
 
     @property
     def passed(self) -> bool:
         return self.mismatch is None
 
 
-def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
-    """Where to connect: the options given, else the transcript's connect directive."""
-    directive = transcript.connect
+def target(
+    transcript: Transcript, options: ConnectOptions, connection: Connection | None = None
+) -> ConnectOptions:
+    """Where to connect: the options given, else the connect directive of
+    ``connection`` (the transcript's first when None)."""
+    directive = (connection or transcript.first).connect
     if directive is not None:
         if options.mode is TlsMode.PLAIN and directive.tls is not TlsMode.PLAIN:
             # The transcript was written over TLS: replayed in plain text, its AUTH
@@ -63,18 +69,42 @@ def target(transcript: Transcript, options: ConnectOptions) -> ConnectOptions:
     return options
 
 
+def targets(transcript: Transcript, options: ConnectOptions) -> list[ConnectOptions]:
+    """Where each connection of the transcript goes (UsageError if one cannot)."""
+    return [target(transcript, options, connection) for connection in transcript.connections]
+
+
+Observer = Callable[[ExpectedReply, Reply], None]
+
+
 class _Replay:
-    def __init__(self, transcript: Transcript, options: ConnectOptions, listener: Listener | None):
+    """One connection of a transcript, from connecting to closing.
+
+    With ``observe`` (``replay --update``) every expected reply is handed over with
+    the reply that came, and a reply that differs does not stop the replay: only a
+    step that cannot be carried out does (the conversation diverged).
+    """
+
+    def __init__(
+        self,
+        transcript: Transcript,
+        connection: Connection,
+        options: ConnectOptions,
+        listener: Listener | None,
+        observe: Observer | None = None,
+    ):
         self.transcript = transcript
+        self.observe = observe
+        self.connection = connection
         self.options = options
         self.session = Session(listener, timeout=options.timeout)
         # Unsolicited replies, then None once the connection has closed.
         self.unsolicited: asyncio.Queue[Reply | None] = asyncio.Queue()
-        if transcript.closing is not None:
+        if connection.closing is not None:
             # Only a transcript that ends with an unsolicited reply reads them: the
             # others spare a call per event.
             self.session.subscribe(self._collect_unsolicited)
-        self.done = 0
+        self.done = 0  # steps started: the one in progress is steps[done - 1]
 
     def _collect_unsolicited(self, event: object) -> None:
         if isinstance(event, Received) and event.unsolicited:
@@ -83,7 +113,7 @@ class _Replay:
             self.unsolicited.put_nowait(None)  # nothing more can come
 
     async def run(self) -> Mismatch | None:
-        options = target(self.transcript, self.options)
+        options = target(self.transcript, self.options, self.connection)
         # Whatever happens after connecting, a mismatch, an error or a cancellation,
         # the connection is closed before the replay returns.
         try:
@@ -93,18 +123,20 @@ class _Replay:
 
     async def _connect(self, options: ConnectOptions) -> Mismatch | None:
         """Connect and check the greeting (RFC 5321 3.1)."""
-        line = self.transcript.connect.line if self.transcript.connect else 0
+        connect = self.connection.connect
+        line = connect.line if connect else 0
         try:
             greeting = await self.session.open(options)
         except SmtpShellError as exc:
             return Mismatch(line, str(exc))
-        return _check(self.transcript.greeting, greeting, "")
+        return self._verify(self.connection.greeting, greeting, "")
 
     async def _converse(self) -> Mismatch | None:
         try:
-            return await self._steps(self.transcript.steps) or await self._closing()
+            return await self._steps(self.connection.steps) or await self._closing()
         except SmtpShellError as exc:
-            step = self.transcript.steps[min(self.done, len(self.transcript.steps) - 1)]
+            steps = self.connection.steps
+            step = steps[min(max(self.done, 1), len(steps)) - 1]
             return Mismatch(step.line, str(exc), _shown(step))
 
     async def _steps(self, steps: Sequence[ClientStep]) -> Mismatch | None:
@@ -112,34 +144,39 @@ class _Replay:
         while index < len(steps):
             step = steps[index]
             if step.kind == "data":
+                self.done = index + 1
                 self.session.send_data_line(step.text)
                 index += 1
             elif step.kind == "end_data":
+                self.done = index + 1
                 reply = await self.session.end_data()
                 index += 1
-                if (failed := _check(step.expect, reply, step)) is not None:
+                if (failed := self._verify(step.expect, reply, step)) is not None:
                     return failed
             else:
                 batch = _pipelined_group(steps, index)
-                if (failed := await self._commands(batch)) is not None:
+                if (failed := await self._commands(batch, index)) is not None:
                     return failed
                 index += len(batch)
-            self.done = index
         return None
 
-    async def _commands(self, batch: Sequence[ClientStep]) -> Mismatch | None:
+    async def _commands(self, batch: Sequence[ClientStep], start: int) -> Mismatch | None:
         """Send a group of commands together (RFC 2920), then check their replies."""
         futures = []
-        for item in batch:
+        for offset, item in enumerate(batch):
             if (refused := self._refuse_unexpected_secret(item)) is not None:
+                self.done = start + offset + 1
                 return refused
             futures.append(self.session.send_nowait(item.text))
-        for item, future in zip(batch, futures, strict=True):
+        for offset, (item, future) in enumerate(zip(batch, futures, strict=True)):
+            # A failure is reported at the command whose reply failed, not at the
+            # first of its group.
+            self.done = start + offset + 1
             if item.starttls:
                 failed = await self._starttls(item, future)
             else:
                 reply = await self.session.wait_reply(future, _shown(item))
-                failed = _check(item.expect, reply, item)
+                failed = self._verify(item.expect, reply, item)
             if failed is not None:
                 return failed
         return None
@@ -159,7 +196,7 @@ class _Replay:
             return Mismatch(step.line, _no_tls(str(exc)), _shown(step))
         if self.session.tls is None:
             return _refused(step, tuple(reply.wire_lines()))
-        return _check(step.expect, reply, step)
+        return self._verify(step.expect, reply, step)
 
     def _refuse_unexpected_secret(self, step: ClientStep) -> Mismatch | None:
         """A credential goes out only where the session also treats it as one.
@@ -179,7 +216,7 @@ class _Replay:
 
     async def _closing(self) -> Mismatch | None:
         """A transcript may end with the 421 a server sends before closing."""
-        expected = self.transcript.closing
+        expected = self.connection.closing
         if expected is None:
             return None
         try:
@@ -191,7 +228,21 @@ class _Replay:
                 expected.line,
                 f"expected {expected.code} from the server; the connection closed without it",
             )
-        return _check(expected, reply, "")
+        return self._verify(expected, reply, "")
+
+    def _verify(
+        self, expected: ExpectedReply | None, reply: Reply, step: ClientStep | str
+    ) -> Mismatch | None:
+        failed = _check(expected, reply, step)
+        if self.observe is None or expected is None:
+            return failed
+        self.observe(expected, reply)
+        # A 334 or 354 that did not come: what follows (a credential, a message
+        # body) would go to a server that does not expect it. Any other reply may
+        # differ and the conversation still goes on as written.
+        if failed is not None and expected.code[:1] == "3" and reply.code // 100 != 3:
+            return failed
+        return None
 
 
 def _pipelined_group(steps: Sequence[ClientStep], start: int) -> list[ClientStep]:
@@ -233,18 +284,35 @@ def _shown(step: ClientStep) -> str:
 def _check(expected: ExpectedReply | None, reply: Reply, step: ClientStep | str) -> Mismatch | None:
     if expected is None:
         return None
-    reason = expected.check(reply.code, reply.lines)
-    if reason is None:
+    failure = expected.failure(reply.code, reply.lines)
+    if failure is None:
         return None
+    # Reported at the line that failed (a pattern's own line), and only there.
+    line, reason = failure
     sent = _shown(step) if isinstance(step, ClientStep) else step
-    return Mismatch(expected.line, reason, sent, expected.raw, tuple(reply.wire_lines()))
+    return Mismatch(line, reason, sent, expected.raw, tuple(reply.wire_lines()))
 
 
 async def replay(
-    transcript: Transcript, options: ConnectOptions, listener: Listener | None = None
+    transcript: Transcript,
+    options: ConnectOptions,
+    listener: Listener | None = None,
+    observe: Observer | None = None,
 ) -> ReplayResult:
-    """Replay a transcript (variables already substituted) and say how it went."""
+    """Replay a transcript (variables already substituted) and say how it went.
+
+    ``observe`` gets each expected reply with the reply that came; with it, only a
+    conversation that diverged fails (see :class:`_Replay`).
+    """
     started = time.monotonic()
-    runner = _Replay(transcript, options, listener)
-    mismatch = await runner.run()
-    return ReplayResult(transcript.path, mismatch, runner.done, time.monotonic() - started)
+    done, mismatch = 0, None
+    # One connection after the other, as recorded: each closes before the next opens.
+    for connection in transcript.connections:
+        runner = _Replay(transcript, connection, options, listener, observe)
+        mismatch = await runner.run()
+        if mismatch is not None:
+            done += runner.done
+            break
+        done += len(connection.steps)
+    elapsed = time.monotonic() - started
+    return ReplayResult(transcript.path, mismatch, done, elapsed, transcript.step_count)

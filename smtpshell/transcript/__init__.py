@@ -15,6 +15,7 @@ from smtpshell.transcript.directive import (
 )
 from smtpshell.transcript.model import (
     ClientStep,
+    Connection,
     MissingVariables,
     StepKind,
     Transcript,
@@ -39,6 +40,7 @@ from smtpshell.transcript.write import TranscriptWriter, escape_client, escape_s
 __all__ = [
     "ClientStep",
     "ConnectDirective",
+    "Connection",
     "DirectiveError",
     "ExpectedReply",
     "MissingVariables",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -112,12 +113,27 @@ class ClientStep:
 
 
 @dataclass(frozen=True)
-class Transcript:
-    """A parsed transcript; ``variables`` are the ``${NAME}`` references it uses.
+class Connection:
+    """One connection of a transcript: its directive, greeting, steps and closing.
 
     ``greeting`` None: the greeting is read but not checked. ``closing`` is one
     extra reply written after the last command's, such as an unsolicited 421 before
     the server closed; the replayer reads and checks it after the last step.
+    """
+
+    connect: ConnectDirective | None
+    greeting: ExpectedReply | None
+    steps: tuple[ClientStep, ...]
+    closing: ExpectedReply | None = None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A parsed transcript; ``variables`` are the names its ``${...}`` references use.
+
+    ``connect``, ``greeting``, ``steps`` and ``closing`` are the first connection's
+    (see :class:`Connection`). A connect directive after the first connection's lines
+    starts another: those are in ``more``, and :attr:`connections` lists them all.
     """
 
     path: str
@@ -126,20 +142,103 @@ class Transcript:
     steps: tuple[ClientStep, ...]
     variables: frozenset[str] = frozenset()
     closing: ExpectedReply | None = None
+    # Names every reference to which has a default (``${RCPT:-a@example.com}``).
+    optional: frozenset[str] = frozenset()
+    # Names used in AUTH payloads: a replay on a terminal may ask for them.
+    secrets: frozenset[str] = frozenset()
+    more: tuple[Connection, ...] = ()  # the connections after the first
+
+    @property
+    def first(self) -> Connection:
+        return Connection(self.connect, self.greeting, self.steps, self.closing)
+
+    @property
+    def connections(self) -> tuple[Connection, ...]:
+        """Every connection, in order: the first, then ``more``."""
+        return (self.first, *self.more)
+
+    @property
+    def step_count(self) -> int:
+        """Client steps in all connections."""
+        return len(self.steps) + sum(len(c.steps) for c in self.more)
 
 
-Part = tuple[str, bool]  # (literal text, False) or (variable name, True)
+# Transforms that turn plain values into what an AUTH exchange sends (RFC 4954):
+# base64 of one value, or the SASL PLAIN message [authzid] NUL authcid NUL passwd
+# (RFC 4616), so nobody has to base64 a credential by hand.
+TRANSFORMS = {"b64": (1, 1), "plain": (2, 3)}  # name -> (fewest, most) variables
+_FORMS = {"b64": "${b64:NAME}", "plain": "${plain:USER:PASS} or ${plain:AUTHZID:USER:PASS}"}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A ``${...}`` in a client line: ``${NAME}``, ``${NAME:-default}``,
+    ``${b64:NAME}``, ``${plain:USER:PASS}`` or ``${plain:AUTHZID:USER:PASS}``.
+
+    ``source`` is the reference as written, ``${`` to ``}``.
+    """
+
+    names: tuple[str, ...]
+    source: str
+    transform: str = ""
+    default: str | None = None
+
+    def value(self, lookup: Mapping[str, str]) -> str | None:
+        """The text sent, from the values in ``lookup``; None if one is missing."""
+        values = [lookup.get(name) for name in self.names]
+        if any(value is None for value in values):
+            return self.default if not self.transform and self.default is not None else None
+        present = [value for value in values if value is not None]
+        if self.transform == "b64":
+            return _base64(present[0])
+        if self.transform == "plain":
+            authzid = present[0] if len(present) == 3 else ""
+            return _base64("\0".join([authzid, *present[-2:]]))
+        return present[0]
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+Part = str | Reference  # literal text, or a reference
+
+
+def parse_reference(inner: str) -> Reference:
+    """Read what is between ``${`` and ``}``; raises VariableError."""
+    source = f"${{{inner}}}"
+    head, colon, rest = inner.partition(":")
+    if colon and head in TRANSFORMS:
+        names = tuple(rest.split(":"))
+        fewest, most = TRANSFORMS[head]
+        if not fewest <= len(names) <= most or not all(_NAME.fullmatch(n) for n in names):
+            form = _FORMS[head]
+            raise VariableError(f"bad variable {source!r}: write {form}")
+        return Reference(names, source, transform=head)
+    if colon and rest.startswith("-") and _NAME.fullmatch(head):
+        return Reference((head,), source, default=rest[1:])
+    if _NAME.fullmatch(inner):
+        return Reference((inner,), source)
+    if colon and _NAME.fullmatch(head):
+        raise VariableError(
+            f"bad variable {source!r}: {head!r} is not a transform "
+            "(b64, plain); write ${NAME:-default} for a default"
+        )
+    raise VariableError(
+        f"bad variable {source[:40]!r}: write ${{NAME}} (letters, digits, _), "
+        "${NAME:-default}, ${b64:NAME}, ${plain:USER:PASS}, or \\$ for a literal $"
+    )
 
 
 def template_parts(raw: str) -> list[Part]:
-    """Split a client line as written into literal text and ``${NAME}`` references.
+    """Split a client line as written into literal text and ``${...}`` references.
 
     Resolves ``\\#``, ``\\$`` and the leading ``\\.``; raises ValueError for a
     malformed reference.
     """
     if "\\" not in raw and "${" not in raw:
         # Most lines hold neither an escape nor a reference: one literal, as written.
-        return [(raw, False)] if raw else []
+        return [raw] if raw else []
     if _LEADING_DOTS.match(raw):
         raw = raw[1:]
     parts: list[Part] = []
@@ -152,34 +251,45 @@ def template_parts(raw: str) -> list[Part]:
             index += 2
         elif char == "$" and following == "{":
             end = raw.find("}", index + 2)
-            name = raw[index + 2 : end] if end >= 0 else ""
-            if not _NAME.fullmatch(name):
-                shown = raw[index : end + 1] if end >= 0 else raw[index : index + 20]
+            if end < 0:
                 raise VariableError(
-                    f"bad variable {shown!r}: write ${{NAME}} (letters, digits, _) "
-                    "or \\$ for a literal $"
+                    f"bad variable {raw[index : index + 20]!r}: a ${{ without its }} "
+                    "(write \\$ for a literal $)"
                 )
+            reference = parse_reference(raw[index + 2 : end])
             if literal:
-                parts.append(("".join(literal), False))
+                parts.append("".join(literal))
                 literal = []
-            parts.append((name, True))
+            parts.append(reference)
             index = end + 1
         else:
             literal.append(char)
             index += 1
     if literal:
-        parts.append(("".join(literal), False))
+        parts.append("".join(literal))
     return parts
 
 
 def display_template(parts: list[Part]) -> str:
-    """The text with references shown as ``${NAME}``."""
-    return "".join(f"${{{text}}}" if is_var else text for text, is_var in parts)
+    """The text with references shown as written (``${NAME}``, ``${b64:NAME}``)."""
+    return "".join(part.source if isinstance(part, Reference) else part for part in parts)
+
+
+def reference_names(parts: list[Part], defaulted: bool | None = None) -> set[str]:
+    """The names the references use; ``defaulted`` True or False keeps only those
+    with or without a default."""
+    return {
+        name
+        for part in parts
+        if isinstance(part, Reference)
+        and (defaulted is None or (part.default is not None) == defaulted)
+        for name in part.names
+    }
 
 
 def required_variables(transcript: Transcript) -> set[str]:
-    """The names a transcript needs values for."""
-    return set(transcript.variables)
+    """The names a transcript needs values for: those used without a default."""
+    return set(transcript.variables - transcript.optional)
 
 
 def parse_var_option(text: str) -> tuple[str, str]:
@@ -246,39 +356,64 @@ def substitute(
     missing: dict[str, list[int]] = {}
     bad: list[tuple[int, str]] = []
 
+    lookup = {**exported, **values}
+
     def expand(raw: str, line: int) -> str:
         out: list[str] = []
-        for text, is_var in template_parts(raw):
-            value = values.get(text, exported.get(text)) if is_var else text
+        for part in template_parts(raw):
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            value = part.value(lookup)
             if value is None:
-                missing.setdefault(text, [])
-                if line not in missing[text]:
-                    missing[text].append(line)
-            elif is_var and any(c in value for c in "\r\n\0"):
+                for name in part.names:
+                    if name not in lookup and line not in missing.setdefault(name, []):
+                        missing[name].append(line)
+            elif any(c in value for c in "\r\n\0"):
                 # A line break in a value would smuggle in another command.
-                bad.append((line, f"the value of ${{{text}}} contains a line break or NUL"))
+                bad.append((line, f"the value of {part.source} contains a line break or NUL"))
             else:
                 out.append(value)
         return "".join(out)
 
-    steps = tuple(_with_text(step, expand(step.template, step.line)) for step in transcript.steps)
-    connect = transcript.connect
-    connect_text = expand(connect.source, connect.line) if connect is not None else ""
+    def fill(connection: Connection) -> tuple[tuple[ClientStep, ...], str]:
+        steps = tuple(
+            _with_text(step, expand(step.template, step.line)) for step in connection.steps
+        )
+        connect = connection.connect
+        return steps, expand(connect.source, connect.line) if connect is not None else ""
+
+    filled = [fill(connection) for connection in transcript.connections]
     if missing:
         raise MissingVariables(transcript.path, missing)
     if bad:
         raise TranscriptError(transcript.path, bad[0][0], bad[0][1], also=bad[1:])
+    done = [
+        replace(
+            connection,
+            steps=steps,
+            connect=_directive(transcript.path, connection.connect, connect_text),
+        )
+        for connection, (steps, connect_text) in zip(transcript.connections, filled, strict=True)
+    ]
+    first = done[0]
+    return replace(
+        transcript,
+        steps=first.steps,
+        connect=first.connect,
+        more=tuple(done[1:]),
+    )
+
+
+def _directive(path: str, connect: ConnectDirective | None, text: str) -> ConnectDirective | None:
     # A directive without references reads the same as when it was parsed.
-    if connect is not None and _has_reference(connect.source):
-        try:
-            parsed = parse_connect_directive(connect_text, connect.line)
-        except DirectiveError as exc:
-            raise TranscriptError(
-                transcript.path, connect.line, f"connect directive: {exc}"
-            ) from None
-        if parsed is not None:
-            connect = replace(parsed, source=connect.source)
-    return replace(transcript, steps=steps, connect=connect)
+    if connect is None or not _has_reference(connect.source):
+        return connect
+    try:
+        parsed = parse_connect_directive(text, connect.line)
+    except DirectiveError as exc:
+        raise TranscriptError(path, connect.line, f"connect directive: {exc}") from None
+    return connect if parsed is None else replace(parsed, source=connect.source)
 
 
 def _with_text(step: ClientStep, text: str) -> ClientStep:
@@ -287,4 +422,4 @@ def _with_text(step: ClientStep, text: str) -> ClientStep:
 
 
 def _has_reference(raw: str) -> bool:
-    return any(is_var for _, is_var in template_parts(raw))
+    return any(isinstance(part, Reference) for part in template_parts(raw))

@@ -16,10 +16,12 @@ from smtpshell.protocol.secrets import secret_start
 from smtpshell.transcript.directive import ConnectDirective, DirectiveError, parse_connect_directive
 from smtpshell.transcript.model import (
     ClientStep,
+    Connection,
     StepKind,
     Transcript,
     TranscriptError,
     display_template,
+    reference_names,
     template_parts,
 )
 from smtpshell.transcript.patterns import (
@@ -33,7 +35,7 @@ from smtpshell.transcript.patterns import (
 _PROGRAM_HINT = re.compile(r"(telnet|nc|ncat|netcat|openssl|smtpshell)\s")
 
 
-def _strip_comment(line: str) -> str:
+def strip_comment(line: str) -> str:
     """Drop a comment: '#' preceded by white space (or at the start) and the space before it."""
     index = line.find("#")
     while index >= 0:
@@ -56,6 +58,12 @@ class _Step:  # a client step while its reply is not yet known
 class _Parser:
     def __init__(self, path: str) -> None:
         self.path = path
+        self.variables: set[str] = set()
+        self.required: set[str] = set()  # used at least once without a default
+        self.connections: list[Connection] = []  # those ended by a later directive
+        self.start_connection()
+
+    def start_connection(self) -> None:
         self.connect: ConnectDirective | None = None
         self.greeting: list[ServerLine] = []
         self.steps: list[_Step] = []
@@ -64,7 +72,6 @@ class _Parser:
         self.last_command: _Step | None = None
         self.body_from = 0  # line of the reply that opened a message body; 0: none open
         self.body_lines = 0
-        self.variables: set[str] = set()
         self.closing: ExpectedReply | None = None
 
     def error(self, line: int, message: str) -> TranscriptError:
@@ -79,7 +86,7 @@ class _Parser:
         stripped = line.lstrip()
         if not stripped.strip() or stripped.startswith("#"):
             return
-        content = _strip_comment(stripped)
+        content = strip_comment(stripped)
         if content == ">" or content.startswith("> "):
             self.client(number, content[2:])
             return
@@ -104,7 +111,8 @@ class _Parser:
             parts = template_parts(raw)
         except ValueError as exc:
             raise self.error(number, str(exc)) from None
-        self.variables.update(text for text, is_var in parts if is_var)
+        self.variables.update(reference_names(parts))
+        self.required.update(reference_names(parts, defaulted=False))
         text = display_template(parts)
         if self.replies:
             self.close_run()
@@ -118,7 +126,7 @@ class _Parser:
             else:
                 self.body_from, self.run = 0, [step]
             return
-        if not self.steps and self.connect is None and self.directive(number, raw, text):
+        if self.directive(number, raw, text):
             return
         self.check_unanswered()
         step = _Step(number, raw, text, "command", pipelined=bool(self.run))
@@ -127,14 +135,28 @@ class _Parser:
         self.last_command = step
 
     def directive(self, number: int, raw: str, text: str) -> bool:
+        """A connect directive: the first client line, or the start of another
+        connection (a recording that spans a reconnect)."""
+        first = not self.steps and not self.greeting and self.connect is None
         try:
             directive = parse_connect_directive(text, number)
         except DirectiveError as exc:
+            if not first:
+                # Later on, only a line that reads as a directive starts a connection:
+                # "telnet is not special here" is a command, as it always was.
+                return False
             raise self.error(number, f"connect directive: {exc}") from None
         if directive is None:
             return False
-        if self.greeting:
+        if self.steps or (self.greeting and self.connect is not None):
+            self.end_connection()  # a connection may only check the greeting
+        elif self.greeting:
             raise self.error(number, "the connect directive must come before the greeting")
+        elif self.connect is not None:
+            raise self.error(
+                number,
+                f"a second connect directive with no client line since line {self.connect.line}",
+            )
         self.connect = replace(directive, source=raw)
         return True
 
@@ -193,7 +215,8 @@ class _Parser:
                 self.body_from, self.body_lines = reply[0].line, 0
         self.run, self.replies = [], []
 
-    def finish(self) -> Transcript:
+    def end_connection(self) -> None:
+        """The current connection is complete: check it, keep it, start afresh."""
         if self.replies:
             self.close_run(at_end=True)
         if self.body_from and self.body_lines:
@@ -205,14 +228,35 @@ class _Parser:
                 "the greeting is one reply; a multi-line reply has '-' after the code on all "
                 "but its last line",
             )
-        steps = _finish_steps(self.path, self.steps)
+        self.connections.append(
+            Connection(
+                connect=self.connect,
+                greeting=ExpectedReply.from_lines(greeting[0]) if greeting else None,
+                steps=_finish_steps(self.path, self.steps),
+                closing=self.closing,
+            )
+        )
+        self.start_connection()
+
+    def finish(self) -> Transcript:
+        self.end_connection()
+        first, *more = self.connections
+        steps = [step for connection in self.connections for step in connection.steps]
         return Transcript(
             path=self.path,
-            connect=self.connect,
-            greeting=ExpectedReply.from_lines(greeting[0]) if greeting else None,
-            steps=steps,
+            connect=first.connect,
+            greeting=first.greeting,
+            steps=first.steps,
             variables=frozenset(self.variables),
-            closing=self.closing,
+            closing=first.closing,
+            more=tuple(more),
+            optional=frozenset(self.variables - self.required),
+            secrets=frozenset(
+                name
+                for step in steps
+                if step.secret
+                for name in reference_names(template_parts(step.template))
+            ),
         )
 
 

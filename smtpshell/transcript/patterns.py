@@ -165,6 +165,17 @@ class ExpectedReply:
             return f"expected {self.code}, got {code:03d} {first}".rstrip()
         return match_lines(self.patterns, lines)
 
+    def failure(self, code: int, lines: Sequence[str]) -> tuple[int, str] | None:
+        """Like :meth:`check`, with the transcript line that failed: the reply's
+        first line for its code, else the pattern's own line (named once, there)."""
+        if not code_matches(self.code, code):
+            return self.line, self.check(code, lines) or ""
+        reason = match_lines(self.patterns, lines, where=False)
+        if reason is None:
+            return None
+        failing = _first_failing(self.patterns, lines)
+        return (failing.line or self.line) if failing else self.line, reason
+
     @classmethod
     def from_lines(cls, lines: Sequence[ServerLine]) -> ExpectedReply:
         """The expectation one reply's server lines (from :func:`group_replies`) set."""
@@ -184,8 +195,11 @@ def code_matches(expected: str, actual: int) -> bool:
     return actual_text == expected
 
 
-def match_lines(patterns: Sequence[ReplyPattern], lines: Sequence[str]) -> str | None:
-    """Check patterns against reply lines in order; None if all match, else a reason.
+def match_lines(
+    patterns: Sequence[ReplyPattern], lines: Sequence[str], where: bool = True
+) -> str | None:
+    """Check patterns against reply lines in order; None if all match, else a reason
+    (naming the pattern's transcript line unless ``where`` is False).
 
     Each pattern must match a line after the one the previous pattern matched, so an
     expectation may name a few of the lines of a long EHLO reply. Taking the earliest
@@ -199,8 +213,19 @@ def match_lines(patterns: Sequence[ReplyPattern], lines: Sequence[str]) -> str |
                 break
         else:
             which = "later line" if position else "line"
-            where = f" (line {pattern.line})" if pattern.line else ""
-            return f"no {which} of the reply matches {_show(str(pattern))}{where}"
+            at = f" (line {pattern.line})" if pattern.line and where else ""
+            return f"no {which} of the reply matches {_show(str(pattern))}{at}"
+    return None
+
+
+def _first_failing(patterns: Sequence[ReplyPattern], lines: Sequence[str]) -> ReplyPattern | None:
+    """The pattern :func:`match_lines` fails at, or None."""
+    position = 0
+    for pattern in patterns:
+        index = next((i for i in range(position, len(lines)) if pattern.matches(lines[i])), None)
+        if index is None:
+            return pattern
+        position = index + 1
     return None
 
 

@@ -80,9 +80,10 @@ class TranscriptWriter:
         for part in text.splitlines() or [""]:
             self._lines.append(f"# {part}".rstrip())
 
-    def directive(self, directive: ConnectDirective) -> None:
-        """The connect directive; it must be the first client or server line."""
-        if self._protocol:
+    def directive(self, directive: ConnectDirective, another: bool = False) -> None:
+        """The connect directive; it must be the first client or server line, unless
+        ``another``: then it starts another connection (after a reconnect)."""
+        if self._protocol and not another:
             raise ValueError("the connect directive must come before other lines")
         self._emit("> " + escape_client(format_directive(directive)), None)
 
