@@ -23,6 +23,7 @@ from smtpshell.errors import UsageError
 from smtpshell.playback.background import ScriptServer
 
 _SERVERS = pytest.StashKey[list[ScriptServer]]()
+_REPORT = "the SMTP client did not follow the transcript:"
 
 
 def _finish(item: pytest.Item) -> list[str]:
@@ -41,16 +42,20 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     # Checked in the call phase, so a deviation fails the test itself (not its teardown).
     try:
         result = yield
-    except BaseException:
+    except Exception as exc:
         failures = _finish(item)
-        if failures:
-            # The client's own error (a 554 it got) is the test's failure; say why.
-            item.add_report_section("call", "smtp script", "\n".join(failures))
-        raise
+        if not failures:
+            raise
+        # The client's own error (smtplib's exception for the 554 it got) follows from
+        # the deviation: the deviation is the failure to show.
+        pytest.fail(
+            f"{_REPORT}\n" + "\n".join(failures) + f"\n(then the test failed: "
+            f"{type(exc).__name__}: {exc})",
+            pytrace=False,
+        )
     failures = _finish(item)
     if failures:
-        pytest.fail("the SMTP client did not follow the transcript:\n" + "\n".join(failures),
-                    pytrace=False)  # fmt: skip
+        pytest.fail(f"{_REPORT}\n" + "\n".join(failures), pytrace=False)
     return result
 
 
@@ -94,4 +99,10 @@ def _locate(request: pytest.FixtureRequest, path: Path) -> Path:
     if path.is_absolute():
         return path
     beside = Path(request.node.path).parent / path
-    return beside if beside.exists() else path
+    if not beside.exists():
+        return path
+    # Reports name the file as a user would type it, from where pytest runs.
+    try:
+        return beside.relative_to(Path.cwd())
+    except ValueError:
+        return beside
