@@ -48,11 +48,9 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
             raise
         # The client's own error (smtplib's exception for the 554 it got) follows from
         # the deviation: the deviation is the failure to show.
-        pytest.fail(
-            f"{_REPORT}\n" + "\n".join(failures) + f"\n(then the test failed: "
-            f"{type(exc).__name__}: {exc})",
-            pytrace=False,
-        )
+        report = "\n".join(failures)
+        then = f"(then the test failed: {type(exc).__name__}: {exc})"
+        raise pytest.fail.Exception(f"{_REPORT}\n{report}\n{then}", pytrace=False) from None
     failures = _finish(item)
     if failures:
         pytest.fail(f"{_REPORT}\n" + "\n".join(failures), pytrace=False)
