@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from pathlib import Path
 
 import pytest
@@ -157,7 +158,9 @@ def test_a_client_that_stops_early_fails_at_the_line_it_owed(tmp_path: Path) -> 
 
 def test_a_client_that_never_connects_fails(tmp_path: Path) -> None:
     with serve(tmp_path, PLAIN) as server:
-        pass
+        started = time.monotonic()
+    # Stopping waits for conversations under way, not for the server thread to time out.
+    assert time.monotonic() - started < 5
     assert server.failures == [
         f"{tmp_path / 't.smtp'}: the client made no connection; the transcript was to be "
         "served 1 time(s)"
@@ -395,3 +398,58 @@ def test_mismatch_reply_is_configurable(tmp_path: Path) -> None:
             550,
             f"5.7.1 not as scripted: ehlo {HELO} at {tmp_path / 't.smtp'}:3",
         )
+
+
+def test_a_client_that_does_not_trust_the_certificate_is_reported(tmp_path: Path) -> None:
+    text = "> openssl s_client -connect mail.example.test:465\n220 hi\n> QUIT\n221 bye\n"
+    with serve(tmp_path, text) as server:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            smtplib.SMTP_SSL("127.0.0.1", server.port, context=ssl.create_default_context())
+        assert server.wait(10)
+    assert len(server.failures) == 1
+    assert server.failures[0].startswith(
+        f"{tmp_path / 't.smtp'}:1: the TLS handshake (implicit TLS) failed: "
+    )
+
+
+STARTTLS_DIRECTIVE = """\
+> openssl s_client -starttls smtp -connect mail.example.test:587
+> EHLO client.test
+250 mail.example.test
+> QUIT
+221 bye
+"""
+
+
+def test_a_starttls_directive_serves_the_ehlo_and_starttls_before_it(tmp_path: Path) -> None:
+    with serve(tmp_path, STARTTLS_DIRECTIVE) as server:
+        assert server.cafile is not None
+        with smtplib.SMTP("127.0.0.1", server.port, local_hostname="client.test") as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(server.cafile)))
+            client.ehlo()
+    assert server.failures == []
+    with (
+        serve(tmp_path, STARTTLS_DIRECTIVE) as server,
+        smtplib.SMTP("127.0.0.1", server.port, local_hostname="client.test") as client,
+    ):
+        client.ehlo()
+        assert client.docmd("MAIL FROM:<a@example.test>")[0] == 554
+    assert server.failures == [
+        f"{tmp_path / 't.smtp'}:1: client sent MAIL FROM:<a@example.test>, transcript "
+        "expected STARTTLS (the connect directive starts TLS with STARTTLS)"
+    ]
+
+
+def test_an_overlong_line_and_a_silent_client_are_deviations(tmp_path: Path) -> None:
+    with serve(tmp_path, PLAIN) as server, RawSmtpClient(server.port) as client:
+        client.send("EHLO " + "x" * 70000 + "\r\n")
+        assert client.reply()[0] == 554
+    assert server.failures == [
+        f"{tmp_path / 't.smtp'}:3: client sent a line over 65536 bytes; transcript expected "
+        f"ehlo {HELO}"
+    ]
+    with serve(tmp_path, PLAIN, timeout=0.2) as server, RawSmtpClient(server.port) as client:
+        assert client.reply()[0] == 554  # after the server's own time-out
+    assert server.failures == [
+        f"{tmp_path / 't.smtp'}:3: client sent nothing for 0.2 s; transcript expected ehlo {HELO}"
+    ]

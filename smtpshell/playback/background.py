@@ -69,6 +69,7 @@ class ScriptServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
+        self._closing = asyncio.Event()
         self.host = host
         self.port = 0
 
@@ -85,6 +86,7 @@ class ScriptServer:
         loop = asyncio.new_event_loop()
         ready = threading.Event()
         problems: list[BaseException] = []
+        closing = asyncio.Event()  # set from close(), once the server has stopped
 
         async def main() -> None:
             server = PlaybackServer(self.script, self._settings, **self._options)  # type: ignore[arg-type]
@@ -99,23 +101,22 @@ class ScriptServer:
             ready.set()
             await server.done.wait()
             self._finished.set()
+            await closing.wait()  # meanwhile close() runs server.stop() on this loop
 
         def run() -> None:
             try:
                 loop.run_until_complete(main())
-                self._finished.set()
-                loop.run_forever()  # until close(): stop() runs on this loop
             finally:
+                self._finished.set()
                 loop.close()
 
         thread = threading.Thread(target=run, name="smtpshell-playback", daemon=True)
         thread.start()
         ready.wait()
         if problems:
-            loop.call_soon_threadsafe(loop.stop)
             thread.join()
             raise problems[0]
-        self._loop, self._thread = loop, thread
+        self._loop, self._thread, self._closing = loop, thread, closing
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -132,7 +133,7 @@ class ScriptServer:
         try:
             stopping.result(timeout=self._grace * 2 + 5)
         finally:
-            loop.call_soon_threadsafe(loop.stop)
+            loop.call_soon_threadsafe(self._closing.set)
             thread.join(timeout=10)
 
     def check(self) -> None:

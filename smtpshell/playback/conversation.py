@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from smtpshell.playback.matching import compare_body, expand, expect_client
 from smtpshell.playback.script import Script, wire_lines
 from smtpshell.protocol.commands import verb_of
+from smtpshell.protocol.endpoint import TlsMode
 from smtpshell.protocol.inert import inert
 from smtpshell.protocol.secrets import split_secret
 from smtpshell.transcript import ClientStep
@@ -100,8 +101,12 @@ class Conversation:
         return expect_client(step, self.script.values).expected
 
     async def run(self) -> Deviation | None:
+        directive = self.script.transcript.connect
+        line = directive.line if directive is not None else 0
         try:
             await self._send(self.script.greeting())
+            if self.script.tls is TlsMode.STARTTLS:
+                await self._starttls_prologue(line)
             await self._steps()
             if self.script.transcript.closing is not None:
                 await self._send(wire_lines(self.script.transcript.closing))
@@ -131,7 +136,7 @@ class Conversation:
 
     async def _command(self, step: ClientStep) -> None:
         expectation = expect_client(step, self.script.values)
-        line = await self._read(step, expectation.expected)
+        line = await self._read(step.line, expectation.expected)
         if not expectation.accepts(line):
             raise Deviation(
                 step.line,
@@ -148,35 +153,50 @@ class Conversation:
             return
         lines = wire_lines(step.expect)
         if step.starttls and step.expect.code == "220":
-            await self._starttls(step, lines)
+            await self._upgrade(step.line, lines, "a TLS handshake after STARTTLS")
         else:
             await self._send(lines)
 
-    async def _starttls(self, step: ClientStep, lines: list[str]) -> None:
-        """RFC 3207 4.2: the client sends nothing after STARTTLS before the handshake."""
+    async def _starttls_prologue(self, line: int) -> None:
+        """A STARTTLS directive (``openssl s_client -starttls smtp``): the transcript
+        starts inside TLS, after the EHLO and STARTTLS the client sends by itself."""
+        for verbs, reply in (
+            (("EHLO", "HELO"), ["250-smtpshell script server", "250 STARTTLS"]),
+            (("STARTTLS",), ["220 2.0.0 Ready to start TLS"]),
+        ):
+            wanted = f"{verbs[0]} (the connect directive starts TLS with STARTTLS)"
+            sent = await self._read(line, wanted)
+            if verb_of(sent) not in verbs:
+                raise Deviation(line, f"client sent {_quote(sent)}, transcript expected {wanted}",
+                                verbs[0])  # fmt: skip
+            if verbs[0] == "STARTTLS":
+                await self._upgrade(line, reply, "a TLS handshake after STARTTLS")
+            else:
+                await self._send(reply)
+
+    async def _upgrade(self, line: int, reply: list[str], what: str) -> None:
+        """Send ``reply`` (STARTTLS's 220) and make the connection TLS.
+
+        RFC 3207 4.2: the client sends nothing after STARTTLS before the handshake.
+        """
         context = self.settings.tls
-        assert context is not None  # the server makes one for any transcript with STARTTLS
+        assert context is not None  # the server makes one for any transcript with TLS
         buffered = bytes(getattr(self.reader, "_buffer", b""))
         if buffered:
             raise Deviation(
-                step.line,
+                line,
                 f"client sent {_quote(buffered.decode('utf-8', 'replace').splitlines()[0])} "
                 "after STARTTLS without waiting for its reply (RFC 3207 4.2)",
                 "STARTTLS",
             )
         # No await between the 220 and start_tls, which stops reading first: a
         # ClientHello read in between would land in the plain-text buffer.
-        self.writer.write("".join(f"{line}\r\n" for line in lines).encode("utf-8"))
+        self.writer.write("".join(f"{text}\r\n" for text in reply).encode("utf-8"))
         try:
             await asyncio.wait_for(self.writer.start_tls(context), self.settings.timeout)
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
             reason = str(exc) or type(exc).__name__
-            raise Deviation(
-                step.line,
-                f"the TLS handshake after STARTTLS failed: {_quote(reason)}",
-                "a TLS handshake",
-                answer=False,
-            ) from None
+            raise Deviation(line, f"{what} failed: {_quote(reason)}", what, answer=False) from None
 
     async def _message(self, steps: Sequence[ClientStep]) -> None:
         end = steps[-1]
@@ -185,8 +205,8 @@ class Conversation:
         sent: list[str] = []
         limit = len(expected) + _EXTRA_BODY_LINES
         while True:
-            line = await self._read(body[min(len(sent), len(body) - 1)] if body else end,
-                                    "the message text")  # fmt: skip
+            at = body[min(len(sent), len(body) - 1)] if body else end
+            line = await self._read(at.line, "the message text")
             if line == ".":
                 break
             if len(sent) < limit:
@@ -208,14 +228,14 @@ class Conversation:
         if end.expect is not None:
             await self._send(wire_lines(end.expect))
 
-    async def _read(self, step: ClientStep, expected: str) -> str:
+    async def _read(self, line: int, expected: str) -> str:
         """The next line from the client, without its CRLF; a deviation if none comes."""
         try:
             raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), self.settings.timeout)
         except asyncio.IncompleteReadError as exc:
             what = "in the middle of a line" if exc.partial else ""
             raise Deviation(
-                step.line,
+                line,
                 f"client closed the connection{' ' + what if what else ''}; "
                 f"transcript expected {_quote(expected)}",
                 expected,
@@ -223,21 +243,21 @@ class Conversation:
             ) from None
         except asyncio.LimitOverrunError:
             raise Deviation(
-                step.line,
+                line,
                 f"client sent a line over {LINE_LIMIT} bytes; transcript expected "
                 f"{_quote(expected)}",
                 expected,
             ) from None
         except TimeoutError:
             raise Deviation(
-                step.line,
+                line,
                 f"client sent nothing for {self.settings.timeout:g} s; transcript expected "
                 f"{_quote(expected)}",
                 expected,
             ) from None
         except (ConnectionError, ssl.SSLError) as exc:
             raise Deviation(
-                step.line,
+                line,
                 f"the connection failed ({exc}); transcript expected {_quote(expected)}",
                 expected,
                 answer=False,
@@ -246,7 +266,7 @@ class Conversation:
         if not text.endswith("\r\n") or "\r" in text[:-2] or "\0" in text:
             # A bare LF or CR, or a NUL: what SMTP smuggling is made of (RFC 5321 2.3.8).
             raise Deviation(
-                step.line,
+                line,
                 f"client sent {_quote(text)} (lines end with CRLF, with no bare CR, LF or NUL); "
                 f"transcript expected {_quote(expected)}",
                 expected,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
 from pathlib import Path
 
 from smtpshell.playback.conversation import LINE_LIMIT, Conversation, Deviation, Settings
 from smtpshell.playback.script import Script, ScriptError
 from smtpshell.protocol.endpoint import TlsMode
+from smtpshell.protocol.inert import inert
 from smtpshell.server.network import format_address, listen_failure
 
 
@@ -71,38 +73,79 @@ class PlaybackServer:
         self.failures: list[str] = []
         self.notes: list[str] = []
         self.done = asyncio.Event()
-        self._server: asyncio.Server | None = None
-        self._running: dict[asyncio.Task[None], Conversation] = {}
+        self._listener: socket.socket | None = None
+        self._accepting: asyncio.Task[None] | None = None
+        # Each connection's task, and its conversation once TLS (if any) is up.
+        self._running: dict[asyncio.Task[None], Conversation | None] = {}
 
     @property
     def address(self) -> str:
         return format_address(self.host, self.port)
 
     async def start(self) -> None:
-        implicit = self.script.tls is TlsMode.IMPLICIT
+        """Listen; ``port`` is then the port bound (``--port 0``: any free one)."""
         try:
-            self._server = await asyncio.start_server(
-                self._serve,
-                self.host,
-                self.port,
-                ssl=self.settings.tls if implicit else None,
-                ssl_handshake_timeout=self.settings.timeout if implicit else None,
-                limit=LINE_LIMIT,
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                self.host or None, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
             )
+            family, _, _, _, address = infos[0]
+            listener = socket.create_server(address[:2], family=family)
         except OSError as exc:
             raise listen_failure(self.host, self.port, exc) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
+        listener.setblocking(False)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._accepting = asyncio.create_task(self._accept())
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.accepted >= self.connections or self.done.is_set():
-            writer.close()  # one too many: the listener is closing
-            return
-        self.accepted += 1
-        if self.accepted == self.connections and self._server is not None:
-            self._server.close()  # RFC-wise nothing to say: the script has no more to serve
-        conversation = Conversation(self.script, reader, writer, self.settings, self.notes)
+    async def _accept(self) -> None:
+        # Our own accept loop rather than start_server: connect_accepted_socket makes
+        # the implicit-TLS handshake and raises its failure, which start_server's
+        # listener would only log at debug level, leaving the client unreported.
+        loop = asyncio.get_running_loop()
+        assert self._listener is not None
+        while self.accepted < self.connections:
+            connection, _ = await loop.sock_accept(self._listener)
+            self.accepted += 1
+            task = asyncio.create_task(self._serve(connection))
+            self._running[task] = None
+        self._stop_listening()  # the script has no more to serve
+
+    def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    async def _open(
+        self, connection: socket.socket
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=LINE_LIMIT)
+        made: asyncio.Future[asyncio.StreamWriter] = loop.create_future()
+        # With a client_connected_cb the protocol is a server's: StreamWriter.start_tls
+        # then takes the server side at STARTTLS.
+        protocol = asyncio.StreamReaderProtocol(reader, lambda _, writer: made.set_result(writer))
+        implicit = self.script.tls is TlsMode.IMPLICIT
+        await loop.connect_accepted_socket(
+            lambda: protocol,
+            connection,
+            ssl=self.settings.tls if implicit else None,
+            ssl_handshake_timeout=self.settings.timeout if implicit else None,
+        )
+        return reader, await made
+
+    async def _serve(self, connection: socket.socket) -> None:
         task = asyncio.current_task()
         assert task is not None
+        try:
+            reader, writer = await self._open(connection)
+        except (ssl.SSLError, OSError, TimeoutError) as exc:
+            connection.close()
+            line = self.script.transcript.connect.line if self.script.transcript.connect else 0
+            reason = inert(str(exc) or type(exc).__name__)
+            self._fail(Deviation(line, f"the TLS handshake (implicit TLS) failed: {reason}", ""))
+            self._running.pop(task, None)
+            return
+        conversation = Conversation(self.script, reader, writer, self.settings, self.notes)
         self._running[task] = conversation
         try:
             deviation = await conversation.run()
@@ -127,13 +170,17 @@ class PlaybackServer:
         A conversation cut short, when nothing failed before, is a failure: the
         client stopped before the transcript's end. So is a connection never made.
         """
-        if self._server is not None:
-            self._server.close()
+        if self._accepting is not None:
+            self._accepting.cancel()
+            await asyncio.wait([self._accepting])
+        self._stop_listening()
         if self._running:
             await asyncio.wait(list(self._running), timeout=grace)
         for task, conversation in list(self._running.items()):
             if not self.failures:
-                line, expected = conversation.waiting_for()
+                line, expected = (
+                    conversation.waiting_for() if conversation is not None else (0, "TLS")
+                )
                 self._fail(
                     Deviation(
                         line,
@@ -151,9 +198,6 @@ class PlaybackServer:
                 f"{self.script.path}: the client made {made}; the transcript was to be "
                 f"served {self.connections} time(s)"
             )
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
         self.done.set()
 
 
