@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from smtpshell.errors import SmtpShellError
 from smtpshell.playback.matching import compare_body, expand, expect_client
 from smtpshell.playback.script import Script, wire_lines
 from smtpshell.protocol.commands import verb_of
@@ -41,7 +42,7 @@ class Settings:
     mismatch_reply: str = DEFAULT_MISMATCH_REPLY
 
 
-class Deviation(Exception):
+class Deviation(SmtpShellError):
     """The client left the script; ``str()`` is the report's text after ``FILE:LINE:``."""
 
     def __init__(self, line: int, message: str, expected: str, answer: bool = True) -> None:
