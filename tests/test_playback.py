@@ -453,3 +453,23 @@ def test_an_overlong_line_and_a_silent_client_are_deviations(tmp_path: Path) -> 
     assert server.failures == [
         f"{tmp_path / 't.smtp'}:3: client sent nothing for 0.2 s; transcript expected ehlo {HELO}"
     ]
+
+
+def test_references_without_values_in_message_text_match_anything(tmp_path: Path) -> None:
+    text = PLAIN.replace("> To: <b@example.test>", "> To: <${RCPT}>")
+    with serve(tmp_path, text) as server:
+        send_plain(server.port)
+    assert server.failures == []
+    assert server.notes == [
+        f"{tmp_path / 't.smtp'}:15: no value for ${{RCPT}} (--var RCPT=...): accepted what "
+        "the client sent there unchecked"
+    ]
+    with (
+        serve(tmp_path, text, variables={"RCPT": "c@example.test"}) as server,
+        pytest.raises(smtplib.SMTPDataError),
+    ):
+        send_plain(server.port)
+    assert server.failures == [
+        f"{tmp_path / 't.smtp'}:15: client sent To: <b@example.test>, transcript expected "
+        "To: <c@example.test>"
+    ]

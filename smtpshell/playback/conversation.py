@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from smtpshell.errors import SmtpShellError
-from smtpshell.playback.matching import compare_body, expand, expect_client
+from smtpshell.playback.matching import body_regex, compare_body, expand, expect_client
 from smtpshell.playback.script import Script, wire_lines
 from smtpshell.protocol.commands import verb_of
 from smtpshell.protocol.endpoint import TlsMode
@@ -145,11 +145,7 @@ class Conversation:
                 f"{_quote(expectation.expected)}",
                 expectation.expected,
             )
-        for name in expectation.unchecked:
-            self.notes.append(
-                f"{self.script.where(step.line)}: no value for ${{{name}}} (--var {name}=...): "
-                "accepted what the client sent there unchecked"
-            )
+        self._note_unchecked(step, expectation.unchecked)
         if step.expect is None:
             return
         lines = wire_lines(step.expect)
@@ -157,6 +153,13 @@ class Conversation:
             await self._upgrade(step.line, lines, "a TLS handshake after STARTTLS")
         else:
             await self._send(lines)
+
+    def _note_unchecked(self, step: ClientStep, names: Sequence[str]) -> None:
+        for name in names:
+            self.notes.append(
+                f"{self.script.where(step.line)}: no value for ${{{name}}} (--var {name}=...): "
+                "accepted what the client sent there unchecked"
+            )
 
     async def _starttls_prologue(self, line: int) -> None:
         """A STARTTLS directive (``openssl s_client -starttls smtp``): the transcript
@@ -202,7 +205,14 @@ class Conversation:
     async def _message(self, steps: Sequence[ClientStep]) -> None:
         end = steps[-1]
         body = steps[:-1]
-        expected = [expand(step, self.script.values)[0] for step in body]
+        values = self.script.values
+        expected, patterns = [], {}
+        for index, step in enumerate(body):
+            text, missing = expand(step, values)
+            expected.append(text)
+            if missing:
+                patterns[index] = body_regex(step, values)
+                self._note_unchecked(step, missing)
         sent: list[str] = []
         limit = len(expected) + _EXTRA_BODY_LINES
         while True:
@@ -214,7 +224,12 @@ class Conversation:
                 # RFC 5321 4.5.2: the client doubled a leading dot; undo it.
                 sent.append(line[1:] if line.startswith(".") else line)
         difference = compare_body(
-            sent, expected, [step.line for step in body], end.line, self.script.ignored_headers
+            sent,
+            expected,
+            [step.line for step in body],
+            end.line,
+            self.script.ignored_headers,
+            patterns,
         )
         if difference is not None:
             got = (

@@ -116,6 +116,14 @@ def expand(step: ClientStep, values: Mapping[str, str]) -> tuple[str, tuple[str,
     return _display(parts, values), missing
 
 
+def body_regex(step: ClientStep, values: Mapping[str, str]) -> str:
+    """An RE2 pattern for a message line whose references lack values: they match anything."""
+    return "".join(
+        (_escape(values[text]) if text in values else ".*") if is_var else _escape(text)
+        for text, is_var in template_parts(step.template)
+    )
+
+
 @dataclass(frozen=True)
 class BodyDifference:
     """Where a message first differs: the transcript line, what came, what was expected."""
@@ -150,8 +158,13 @@ def compare_body(
     expected_lines: Sequence[int],
     end_line: int,
     ignored_headers: Sequence[str],
+    patterns: Mapping[int, str] | None = None,
 ) -> BodyDifference | None:
-    """Compare the client's message (unstuffed lines) with the transcript's."""
+    """Compare the client's message (unstuffed lines) with the transcript's.
+
+    ``patterns`` maps the index of an expected line to the RE2 pattern it is matched
+    with instead (a line with references that have no value).
+    """
     ignored = frozenset(name.casefold() for name in ignored_headers)
     ours = _kept(expected, ignored)
     theirs = _kept(sent, ignored)
@@ -161,6 +174,13 @@ def compare_body(
         line = expected_lines[ours[position]]
         if position >= len(theirs):
             return BodyDifference(line, None, expected[ours[position]])
-        if sent[theirs[position]] != expected[ours[position]]:
-            return BodyDifference(line, sent[theirs[position]], expected[ours[position]])
+        text, index = sent[theirs[position]], ours[position]
+        pattern = (patterns or {}).get(index)
+        same = (
+            compile_regex(f"(?s){pattern}").fullmatch(text) is not None
+            if pattern is not None
+            else text == expected[index]
+        )
+        if not same:
+            return BodyDifference(line, text, expected[index])
     return None
