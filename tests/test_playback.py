@@ -473,3 +473,12 @@ def test_references_without_values_in_message_text_match_anything(tmp_path: Path
         f"{tmp_path / 't.smtp'}:15: client sent To: <b@example.test>, transcript expected "
         "To: <c@example.test>"
     ]
+
+
+def test_what_the_client_sent_is_reported_inert(tmp_path: Path) -> None:
+    with serve(tmp_path, PLAIN) as server, RawSmtpClient(server.port) as client:
+        assert client.command("EHLO \x1b[2J\u202eevil")[0] == 554
+    assert server.failures == [
+        f"{tmp_path / 't.smtp'}:3: client sent EHLO \\x1b[2J\\u202eevil, transcript expected "
+        f"ehlo {HELO}"
+    ]
