@@ -104,7 +104,12 @@ class PlaybackServer:
         loop = asyncio.get_running_loop()
         assert self._listener is not None
         while self.accepted < self.connections:
-            connection, _ = await loop.sock_accept(self._listener)
+            try:
+                connection, _ = await loop.sock_accept(self._listener)
+            except OSError as exc:  # out of file descriptors, say: no client to blame
+                self.failures.append(f"{self.script.path}: cannot accept a connection: {exc}")
+                self.done.set()
+                return
             self.accepted += 1
             task = asyncio.create_task(self._serve(connection))
             self._running[task] = None
@@ -179,7 +184,9 @@ class PlaybackServer:
         for task, conversation in list(self._running.items()):
             if not self.failures:
                 line, expected = (
-                    conversation.waiting_for() if conversation is not None else (0, "TLS")
+                    conversation.waiting_for()
+                    if conversation is not None
+                    else (0, "a TLS handshake")
                 )
                 self._fail(
                     Deviation(
