@@ -133,7 +133,8 @@ def test_no_import_cycle(package: str) -> None:
 
 def test_subpackages_are_all_found() -> None:
     expected = {
-        "check", "cli", "core", "protocol", "render", "replay", "send", "server", "shell",
+        "check", "cli", "core", "playback", "protocol", "render", "replay", "send", "server",
+        "shell",
         "transcript",
     }  # fmt: skip
     assert {name.split(".")[1] for name in SUBPACKAGES} == expected

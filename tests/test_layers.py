@@ -21,6 +21,8 @@ ALLOWED: dict[str, tuple[set[str], set[str]]] = {
     "transcript": ({"errors", "protocol", "transcript"}, {"re2"}),
     "core": ({"errors", "protocol", "core"}, {"dns", "cryptography", "keyring"}),
     "server": ({"errors", "protocol", "server"}, {"aiosmtpd", "cryptography", "platformdirs"}),
+    # Serving a transcript: the transcript format, and the embedded server's CA for TLS.
+    "playback": ({"errors", "protocol", "transcript", "server", "playback"}, set()),
     "render": ({"errors", "protocol", "core", "render"}, {"rich"}),
     "replay": (
         {"errors", "protocol", "core", "render", "transcript", "replay"},

@@ -230,6 +230,11 @@ def _serve(args: list[str], env: Environment) -> int:
     parser = ArgumentParser(prog="smtpshell serve", description="Run the embedded SMTP server.")
     command.configure_parser(parser)
     options = parser.parse_args(args)
+    command.check_options(options)
+    if options.script is not None:
+        from smtpshell.playback import command as playback
+
+        return playback.run(options, env.stdout, env.stderr, env.environ, env.data_dir)
     command.serve(command.config_from_args(options, env.data_dir), env.stdout)
     return ExitStatus.OK
 

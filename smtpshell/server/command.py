@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from smtpshell.server.embedded import EmbeddedServer, ServerConfig
 
 
+DEFAULT_TLS_PORT = 4650
+
+
 def _port_number(text: str) -> int:
     from smtpshell.protocol.endpoint import EndpointError, parse_port
 
@@ -52,8 +55,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tls-port",
         type=_port_number,
-        default=4650,
-        help="implicit-TLS (SMTPS) port (default: 4650; 0 picks a free port)",
+        default=None,
+        help=f"implicit-TLS (SMTPS) port (default: {DEFAULT_TLS_PORT}; 0 picks a free port)",
     )
     parser.add_argument(
         "--user",
@@ -86,6 +89,117 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="also offer AUTH before STARTTLS, as in old telnet walkthroughs "
         "(loopback addresses only)",
     )
+    configure_script_options(parser)
+
+
+def _connections(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 10000:
+        raise argparse.ArgumentTypeError(
+            f"--connections wants a number from 1 to 10000, not {text!r}"
+        )
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"--timeout wants seconds (more than 0), not {text!r}")
+    return value
+
+
+def configure_script_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve --script``: play the server side of a transcript."""
+    group = parser.add_argument_group(
+        "serving a transcript",
+        "play the server side of a transcript to test an SMTP client (see the README)",
+    )
+    group.add_argument(
+        "--script",
+        metavar="FILE",
+        help="serve this transcript: check each client line, answer with its replies; "
+        "exit 0 when the client followed it, 1 when it did not",
+    )
+    group.add_argument(
+        "--connections",
+        type=_connections,
+        default=None,
+        metavar="N",
+        help="serve the transcript to N connections, one after another or at once (default: 1)",
+    )
+    group.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="the value of ${NAME}; a reference without one accepts anything, and says so",
+    )
+    group.add_argument(
+        "--env",
+        dest="env_names",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the environment variable NAME gives ${NAME}",
+    )
+    group.add_argument("--cert", type=Path, metavar="PEM", help="certificate chain for TLS")
+    group.add_argument("--key", type=Path, metavar="PEM", help="private key of --cert")
+    group.add_argument(
+        "--ignore-header",
+        dest="ignored_headers",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a header field left out when the message is compared; repeatable, replaces "
+        "the default (Date, Message-ID); 'none' compares every field",
+    )
+    group.add_argument(
+        "--mismatch-reply",
+        metavar="REPLY",
+        help="the reply to a line that deviates (default: '554 5.5.0 smtpshell: transcript "
+        "expected {expected} ({where})')",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="how long to wait for each client line (default: 30)",
+    )
+
+
+_SCRIPT_ONLY = {
+    "connections": "--connections",
+    "variables": "--var",
+    "env_names": "--env",
+    "cert": "--cert",
+    "key": "--key",
+    "ignored_headers": "--ignore-header",
+    "mismatch_reply": "--mismatch-reply",
+    "timeout": "--timeout",
+}
+_SERVER_ONLY = {
+    "tls_port": "--tls-port",
+    "users": "--user",
+    "store": "--store",
+    "size_limit": "--size-limit",
+    "auth_plaintext": "--auth-plaintext",
+}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse options that belong to the other mode (with or without ``--script``)."""
+    script = getattr(args, "script", None) is not None
+    names = _SERVER_ONLY if script else _SCRIPT_ONLY
+    for attribute, option in names.items():
+        if getattr(args, attribute, None) not in (None, [], False):
+            if script:
+                raise UsageError(f"{option} is for the embedded server; with --script the "
+                                 "transcript decides every reply")  # fmt: skip
+            raise UsageError(f"{option} needs --script FILE")
 
 
 def config_from_args(args: argparse.Namespace, data_dir: Path) -> ServerConfig:
@@ -97,12 +211,13 @@ def config_from_args(args: argparse.Namespace, data_dir: Path) -> ServerConfig:
     from smtpshell.server.embedded import ServerConfig
 
     users = parse_user_specs(args.users or [])
-    if args.tls_port is not None and args.port == args.tls_port and args.port != 0:
+    tls_port = DEFAULT_TLS_PORT if args.tls_port is None else args.tls_port
+    if args.port == tls_port and args.port != 0:
         raise UsageError(f"--port and --tls-port must differ, both are {args.port}")
     return ServerConfig(
         host=args.host,
         port=args.port,
-        tls_port=args.tls_port,
+        tls_port=tls_port,
         users=users,
         data_dir=data_dir,
         store=args.store,
