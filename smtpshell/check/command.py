@@ -45,9 +45,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         f"a handshake (default {DEFAULT_TIMEOUT:g})")  # fmt: skip
     parser.add_argument("--json", action="store_true",
                         help="print the whole report as one JSON document")  # fmt: skip
-    parser.add_argument("--only", choices=("dns", "tls", "policy"),
+    parser.add_argument("--only", choices=("dns", "tls", "policy"), action="append",
                         help="check only DNS, the exchangers' TLS (with DANE), or the "
-                        "sender policies")  # fmt: skip
+                        "policies; repeat for two of them")  # fmt: skip
     parser.add_argument("--relay-test", action="store_true",
                         help="also test for an open relay: MAIL FROM and RCPT TO an "
                         "outside address without AUTH, never DATA (off by default)")  # fmt: skip
@@ -72,14 +72,15 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     helo = args.helo
     if not helo or find_control(helo) is not None or any(c.isspace() for c in helo):
         raise UsageError(f"--helo {helo!r}: a name without spaces or control characters")
-    if args.only == "policy" and policy_module() is None:
+    only = frozenset(args.only) if args.only else None
+    if only is not None and "policy" in only and policy_module() is None:
         raise UsageError("--only policy: the policy checks are not available in this version")
     try:
         resolver = ResolverConfig.from_env(args.nameserver, args.timeout, environ)
     except ResolverConfigError as exc:
         raise UsageError(f"--nameserver: {exc}") from exc
     probe = ProbeSettings(args.port, helo, args.timeout, args.cafile, args.relay_test)
-    return CheckSettings(resolver, probe, args.only)
+    return CheckSettings(resolver, probe, only)
 
 
 def run(

@@ -34,10 +34,10 @@ Progress = Callable[[str], None]
 class CheckSettings:
     resolver: ResolverConfig
     probe: ProbeSettings
-    only: str | None = None  # one of PARTS, or everything
+    only: frozenset[str] | None = None  # some of PARTS, or (None) everything
 
     def wants(self, part: str) -> bool:
-        return self.only is None or self.only == part
+        return self.only is None or part in self.only
 
 
 def policy_module() -> ModuleType | None:
