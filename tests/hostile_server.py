@@ -91,13 +91,14 @@ async def well_behaved(
     tls: ssl.SSLContext | None = None,
     implicit: bool = False,
     end_of_data_delay: float = 0.0,
+    rcpt_reply: bytes = b"250 ok\r\n",
 ) -> None:
     """A small receiver that behaves: the script a hostile test varies one part of.
 
     It greets as ``name`` (inside TLS first when ``implicit``), answers EHLO with
     ``extensions``, upgrades at STARTTLS with ``tls``, reads a message after DATA
-    (answering its end after ``end_of_data_delay`` seconds, a slow queue), says
-    221 to QUIT and 250 to anything else.
+    (answering its end after ``end_of_data_delay`` seconds, a slow queue), answers
+    RCPT with ``rcpt_reply``, says 221 to QUIT and 250 to anything else.
     """
     if implicit:
         assert tls is not None
@@ -118,6 +119,8 @@ async def well_behaved(
                 pass
             await asyncio.sleep(end_of_data_delay)
             await peer.send(b"250 queued\r\n")
+        elif verb == "RCPT":
+            await peer.send(rcpt_reply)
         elif verb == "QUIT":
             await peer.send(b"221 bye\r\n")
             return

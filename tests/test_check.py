@@ -55,26 +55,8 @@ def smtp(name: str, tls: ssl.SSLContext | None, extensions: tuple[str, ...] = EX
         extensions = tuple(e for e in extensions if e != "STARTTLS")
 
     async def script(peer: Peer) -> None:
-        if rcpt is None:
-            await well_behaved(peer, name=name, extensions=extensions, tls=tls)
-            return
-        await peer.send(f"220 {name} ESMTP\r\n".encode())
-        while True:
-            verb = (await peer.command()).split(" ", 1)[0].upper()
-            if verb == "EHLO":
-                lines = [name, *extensions]
-                text = "".join(f"250-{line}\r\n" for line in lines[:-1]) + f"250 {lines[-1]}\r\n"
-                await peer.send(text.encode())
-            elif verb == "STARTTLS" and tls is not None:
-                await peer.send(b"220 go ahead\r\n")
-                await peer.start_tls(tls)
-            elif verb == "RCPT":
-                await peer.send(rcpt)
-            elif verb == "QUIT":
-                await peer.send(b"221 bye\r\n")
-                return
-            else:
-                await peer.send(b"250 ok\r\n")
+        reply = b"250 ok\r\n" if rcpt is None else rcpt
+        await well_behaved(peer, name=name, extensions=extensions, tls=tls, rcpt_reply=reply)
 
     return script
 

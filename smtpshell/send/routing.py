@@ -119,14 +119,8 @@ async def _via_server(
     started = time.perf_counter()
     try:
         greeting = await session.open(options)
-    except TlsError as exc:
-        await session.close()
-        delivery.failure = Failure(Stage.STARTTLS, str(exc))
-        return delivery
     except SmtpShellError as exc:
-        await session.close()
-        delivery.failure = Failure(Stage.CONNECT, str(exc))
-        return delivery
+        return await _not_connected(session, delivery, exc)
     delivery.timings["connect"] = time.perf_counter() - started
     if greeting.code != 220:
         await session.close()
@@ -157,20 +151,21 @@ async def _direct(
             session, delivery.domain, route.resolver, port=route.port, mode=mode, tls=tls,
             helo=policy.helo,
         )  # fmt: skip
-    except NoExchangerReached as exc:
-        await session.close()
-        stage = Stage.STARTTLS if exc.tls_failed else Stage.CONNECT
-        delivery.failure = Failure(stage, str(exc))
-        return delivery
-    except NullMxError as exc:
-        await session.close()
-        # RFC 7505 3: a null MX is a permanent refusal of every address there.
-        delivery.failure = Failure(Stage.RCPT, str(exc))
-        return delivery
     except SmtpShellError as exc:
-        await session.close()
-        delivery.failure = Failure(Stage.CONNECT, str(exc))
-        return delivery
+        return await _not_connected(session, delivery, exc)
     delivery.timings["connect"] = time.perf_counter() - started
     delivery.server = describe(reached.host, reached.endpoint)
     return await run_transaction(session, message, delivery, policy, progress)
+
+
+async def _not_connected(session: Session, delivery: Delivery, exc: SmtpShellError) -> Delivery:
+    """``delivery`` failed before its transaction began, at the stage ``exc`` tells."""
+    await session.close()
+    if isinstance(exc, NullMxError):
+        stage = Stage.RCPT  # RFC 7505 3: a null MX refuses every address there, for good
+    elif isinstance(exc, TlsError) or (isinstance(exc, NoExchangerReached) and exc.tls_failed):
+        stage = Stage.STARTTLS
+    else:
+        stage = Stage.CONNECT
+    delivery.failure = Failure(stage, str(exc))
+    return delivery
