@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from smtpshell.errors import MessageChanged, MessageRefused, UnreadableInput
 from smtpshell.protocol.inert import inert
 from smtpshell.send.headers import check_header_value
-from smtpshell.send.message import file_identity
+from smtpshell.send.message import file_identity, reopen
 
 # RFC 2045 6.8: base64 lines of at most 76 characters, i.e. 57 octets of input per
 # line. 840 lines (47,880 octets in, 65,520 out with CRLFs) make one block under 64 KiB.
@@ -56,13 +56,7 @@ class Attachment:
 
     def encoded_blocks(self) -> Iterator[bytes]:
         """The base64 body, read from the file now; MessageChanged if it changed."""
-        try:
-            file = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
-        except OSError as exc:
-            raise MessageChanged(f"{inert(self.path)} is gone: {exc.strerror}") from exc
-        with file:
-            if file_identity(os.fstat(file.fileno())) != self.identity:
-                raise MessageChanged(f"{inert(self.path)} changed since the message was built")
+        with reopen(self.path, self.identity) as file:
             remaining = self.size
             first = True
             while remaining:

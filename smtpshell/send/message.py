@@ -28,7 +28,10 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol
+from typing import BinaryIO, Protocol
+
+from smtpshell.errors import MessageChanged
+from smtpshell.protocol.inert import inert
 
 # About 64 KiB per block: big enough that one block is one write system call worth
 # making, small enough that memory stays flat whatever the size of the message.
@@ -94,3 +97,17 @@ def file_identity(status: os.stat_result) -> tuple[int, int, int, int]:
     """What a file was when checked (device, inode, size, modification time): a file
     whose identity differs when it is sent has changed, and its size may be wrong."""
     return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def reopen(path: str, identity: tuple[int, int, int, int]) -> BinaryIO:
+    """``path`` opened again to be sent, if it is still the file that was checked;
+    MessageChanged otherwise: the size announced with SIZE would be wrong."""
+    where = inert(path)
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise MessageChanged(f"{where} is gone: {exc.strerror}") from exc
+    if file_identity(os.fstat(file.fileno())) != identity:
+        file.close()
+        raise MessageChanged(f"{where} changed since it was checked")
+    return file

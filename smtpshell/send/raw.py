@@ -33,7 +33,13 @@ from smtpshell.send.addresses import (
     parse_mailboxes,
     unique_recipients,
 )
-from smtpshell.send.message import BLOCK_SIZE, OutgoingMessage, file_identity, in_blocks
+from smtpshell.send.message import (
+    BLOCK_SIZE,
+    OutgoingMessage,
+    file_identity,
+    in_blocks,
+    reopen,
+)
 from smtpshell.send.normalize import RawPass
 
 # Standard input stays in memory up to this size, then goes to a temporary file.
@@ -83,13 +89,7 @@ class FileContent:
 
     def chunks(self) -> Iterator[bytes]:
         where = inert(self.path)
-        try:
-            file = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
-        except OSError as exc:
-            raise MessageChanged(f"{where} is gone: {exc.strerror}") from exc
-        with file:
-            if file_identity(os.fstat(file.fileno())) != self.identity:
-                raise MessageChanged(f"{where} changed since it was checked")
+        with reopen(self.path, self.identity) as file:
             sent = 0
             for block in in_blocks(RawPass(where).run(file)):
                 sent += len(block)
