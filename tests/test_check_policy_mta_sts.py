@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import queue
 import ssl
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cli_runner import run_cli
 from dns_responder import DnsResponder
 from hostile_server import TestCA
 
@@ -436,3 +440,35 @@ def test_mx_pattern_matching(host: str, pattern: str, expected: bool) -> None:
 def test_sections_come_in_order(setup: Setup) -> None:
     sections, _ = run(setup)
     assert list(sections) == ["mta-sts", "tls-rpt", "spf", "dmarc"]
+
+
+def test_the_command_fetches_the_policy_on_the_port_given(setup: Setup) -> None:
+    server = PolicyServer(http(), setup.good)
+    ports: queue.Queue[int] = queue.Queue()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=server.context)
+        async with listener:
+            ports.put(listener.sockets[0].getsockname()[1])
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
+    thread.start()
+    try:
+        port = ports.get(timeout=10)
+        with DnsResponder(zone()) as dns:
+            out, err, _ = run_cli(
+                "check", DOMAIN, "--nameserver", dns.nameserver, "--only", "policy",
+                "--cafile", str(setup.ca.ca_file), "--mta-sts-port", str(port), "--json",
+            )  # fmt: skip
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+    statuses = {
+        f["check"]: f["status"] for s in json.loads(out)["sections"] for f in s["findings"]
+    }
+    assert statuses["mta-sts.policy"] == "pass", err
+    assert len(server.requests) == 1

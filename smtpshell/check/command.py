@@ -48,6 +48,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", choices=("dns", "tls", "policy"), action="append",
                         help="check only DNS, the exchangers' TLS (with DANE), or the "
                         "policies; repeat for two of them")  # fmt: skip
+    parser.add_argument("--mta-sts-port", type=port_number, default=443, metavar="PORT",
+                        help="the port the MTA-STS policy is fetched from: 443, as RFC 8461 "
+                        "says; another is for tests only")  # fmt: skip
     parser.add_argument("--relay-test", action="store_true",
                         help="also test for an open relay: MAIL FROM and RCPT TO an "
                         "outside address without AUTH, never DATA (off by default)")  # fmt: skip
@@ -80,7 +83,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     except ResolverConfigError as exc:
         raise UsageError(f"--nameserver: {exc}") from exc
     probe = ProbeSettings(args.port, helo, args.timeout, args.cafile, args.relay_test)
-    return CheckSettings(resolver, probe, only)
+    return CheckSettings(resolver, probe, only, args.mta_sts_port)
 
 
 def run(

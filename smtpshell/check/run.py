@@ -35,6 +35,7 @@ class CheckSettings:
     resolver: ResolverConfig
     probe: ProbeSettings
     only: frozenset[str] | None = None  # some of PARTS, or (None) everything
+    mta_sts_port: int = 443  # where the MTA-STS policy is fetched; another port is for tests
 
     def wants(self, part: str) -> bool:
         return self.only is None or part in self.only
@@ -132,6 +133,7 @@ async def _policy(
             mx_names,
             timeout=probe_settings.timeout,
             cafile=probe_settings.cafile,
+            https_port=settings.mta_sts_port,
         )
     except (SmtpShellError, OSError) as exc:
         # The rest of the report stands; say what could not be checked.
