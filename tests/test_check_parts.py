@@ -231,3 +231,23 @@ def test_policy_sections_come_from_the_policy_module_when_it_exists(
     assert [s["key"] for s in doc["sections"]] == ["dns", "spf"]
     assert calls == [("example.test", dns.nameserver, [], 2.0, None)]
     assert status == 1
+
+
+@pytest.mark.parametrize(
+    ("records", "why"),
+    [
+        ({("example.test", "MX"): [(3600, "0 .")]}, "the domain takes no mail"),
+        ({("other.test", "A"): [(60, "127.0.0.1")]}, "the MX lookup failed"),
+    ],
+)
+def test_policies_are_not_checked_where_they_cannot_matter(
+    records: dict[tuple[str, str], list[tuple[int, str]]], why: str
+) -> None:
+    with DnsResponder(records) as dns:
+        out, err, _ = run_cli(
+            "check", "example.test", "--nameserver", dns.nameserver, "--json"
+        )
+    sections = {s["key"]: s for s in json.loads(out)["sections"]}
+    assert not {"mta-sts", "tls-rpt", "spf", "dmarc"} & set(sections), err
+    (finding,) = sections["policy"]["findings"]
+    assert finding["status"] == "info" and why in finding["summary"]

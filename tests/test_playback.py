@@ -482,3 +482,29 @@ def test_what_the_client_sent_is_reported_inert(tmp_path: Path) -> None:
         f"{tmp_path / 't.smtp'}:3: client sent EHLO \\x1b[2J\\u202eevil, transcript expected "
         f"ehlo {HELO}"
     ]
+
+
+def test_a_client_that_goes_on_after_the_last_step_fails(tmp_path: Path) -> None:
+    # The transcript stops after MAIL; a client that sends RCPT is not the one scripted.
+    short = PLAIN.split("> rcpt")[0]
+    with serve(tmp_path, short) as server, RawSmtpClient(server.port) as client:
+        client.command(f"EHLO {HELO}")
+        client.command("MAIL FROM:<a@example.test>")
+        client.send("RCPT TO:<b@example.test>\r\n")
+        server.wait()
+    assert server.failures == [
+        f"{tmp_path / 't.smtp'}:6: client sent RCPT TO:<b@example.test> after the "
+        "transcript's last step; transcript expected the end of the conversation"
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "# nothing\n", "220 hi\n"])
+def test_a_transcript_without_steps_is_refused(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ScriptError, match="no steps"):
+        serve(tmp_path, text)
+
+
+def test_a_transcript_of_two_connections_is_refused(tmp_path: Path) -> None:
+    two = PLAIN + PLAIN.replace("mail.example.test 25", "mail.example.test 587")
+    with pytest.raises(ScriptError, match=r"t\.smtp:22: a second connection"):
+        serve(tmp_path, two)

@@ -20,7 +20,7 @@ from smtpshell.check import dane
 from smtpshell.check.dns_section import Exchanger, dns_section
 from smtpshell.check.exchanger import ProbeResult, ProbeSettings, probe, section_key
 from smtpshell.check.model import Finding, Report, Section, Status
-from smtpshell.core.dns import ResolverConfig
+from smtpshell.core.dns import MxResult, ResolverConfig
 from smtpshell.core.dns_records import RecordAnswer
 from smtpshell.errors import SmtpShellError
 
@@ -65,10 +65,28 @@ async def check_domain(
     if settings.wants("tls"):
         tasks.append(_exchangers(outcome.exchangers, settings, say))
     if settings.wants("policy"):
-        tasks.append(_policy(report.domain, [e.name for e in outcome.exchangers], settings, say))
+        skipped = _no_policies(outcome.mx)
+        if skipped is None:
+            names = [e.name for e in outcome.exchangers]
+            tasks.append(_policy(report.domain, names, settings, say))
+        else:
+            section = Section("policy", "Sender and transport policies")
+            section.add(Finding("policy.skipped", Status.INFO, skipped))
+            report.sections.append(section)
     for sections in await asyncio.gather(*tasks):
         report.sections.extend(sections)
     return report
+
+
+def _no_policies(mx: MxResult | None) -> str | None:
+    """Why the policies are not worth checking, or None: a domain whose MX lookup
+    failed would fail every one for the same reason, and one that takes no mail
+    (null MX) has no transport to protect."""
+    if mx is None:
+        return "policies not checked: the MX lookup failed (see DNS)"
+    if mx.null_mx:
+        return "policies not checked: the domain takes no mail (null MX, RFC 7505)"
+    return None
 
 
 async def _exchangers(

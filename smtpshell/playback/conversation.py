@@ -109,8 +109,13 @@ class Conversation:
             if self.script.tls is TlsMode.STARTTLS:
                 await self._starttls_prologue(line)
             await self._steps()
+            steps = self.script.transcript.steps
             if self.script.transcript.closing is not None:
                 await self._send(wire_lines(self.script.transcript.closing))
+            elif steps[-1].expect is not None:
+                # A last command without a reply is the server closing; after a
+                # reply, the client must be the one to leave.
+                await self._nothing_more()
         except Deviation as deviation:
             if deviation.answer:
                 await self._answer_mismatch(deviation)
@@ -135,6 +140,26 @@ class Conversation:
                 await self._message(steps[self.index : end + 1])
                 self.index = end + 1
 
+    async def _nothing_more(self) -> None:
+        """After the last step the client may only leave: a line more is a deviation
+        (a client that goes on where the transcript ended is not the one scripted)."""
+        steps = self.script.transcript.steps
+        last = steps[-1].line if steps else 0
+        end = "the end of the conversation"
+        try:
+            raw = await asyncio.wait_for(self.reader.readuntil(b"\n"), self.settings.timeout)
+        except (asyncio.IncompleteReadError, TimeoutError, ConnectionError, ssl.SSLError):
+            return  # gone, or idle: either way it asked for nothing more
+        except asyncio.LimitOverrunError:
+            raw = b"a line too long to show"
+        sent = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
+        raise Deviation(
+            last,
+            f"client sent {_quote(split_secret(sent)[0])} after the transcript's last step; "
+            f"transcript expected {end}",
+            end,
+        )
+
     async def _command(self, step: ClientStep) -> None:
         expectation = expect_client(step, self.script.values)
         line = await self._read(step.line, expectation.expected)
@@ -156,8 +181,10 @@ class Conversation:
 
     def _note_unchecked(self, step: ClientStep, names: Sequence[str]) -> None:
         for name in names:
+            # A transform's names come joined (``AUTH_USER:AUTH_PASSWORD``): one --var each.
+            needed = " ".join(f"--var {one}=..." for one in name.split(":"))
             self.notes.append(
-                f"{self.script.where(step.line)}: no value for ${{{name}}} (--var {name}=...): "
+                f"{self.script.where(step.line)}: no value for ${{{name}}} ({needed}): "
                 "accepted what the client sent there unchecked"
             )
 

@@ -114,4 +114,13 @@ def load_script(
     except TranscriptError as exc:
         raise ScriptError(str(exc)) from None
     check_servable(transcript)
+    if not transcript.steps:
+        raise ScriptError(f"{shown}: no steps: a transcript needs a client line to serve")
+    if len(transcript.connections) > 1:
+        second = transcript.connections[1].connect
+        line = f":{second.line}" if second is not None else ""
+        raise ScriptError(
+            f"{shown}{line}: a second connection: serve --script plays one; put each "
+            "connection in a file of its own"
+        )
     return Script(transcript, dict(values or {}), tuple(ignored_headers))
