@@ -112,8 +112,7 @@ async def _conversation(
     else:
         result.starttls = True  # offered, but refused or unverified: still look at it
         if settings.relay_test:
-            summary = "relay test not run: the session ended when TLS failed"
-            section.add(Finding("relay", Status.INFO, summary, "RFC 5321 3.6.2"))
+            section.add(await _relay_in_clear(name, address, settings))
         return
     if settings.relay_test:
         from smtpshell.check.relay import relay_finding
@@ -123,6 +122,31 @@ async def _conversation(
         # The checks are done; a server that hangs up early loses nothing.
         with contextlib.suppress(SmtpShellError):
             await session.send("QUIT", Origin.AUTO)
+
+
+async def _relay_in_clear(name: str, address: str, settings: ProbeSettings) -> Finding:
+    """The relay test on a connection of its own, in clear text: the first ended when
+    TLS failed, and an open relay needs no certificate to be one."""
+    from smtpshell.check.relay import relay_finding
+
+    session = Session(timeout=settings.timeout)
+    try:
+        endpoint = Endpoint(address, settings.port)
+        greeting = await session.connect(
+            endpoint, TlsMode.PLAIN, TlsSettings(), settings.helo, name
+        )
+        hello = await session.send(f"EHLO {settings.helo}", Origin.AUTO)
+        if greeting.code != 220 or hello.code != 250:
+            why = f"the server answered {greeting.code if greeting.code != 220 else hello.code}"
+            return Finding("relay", Status.INFO, f"relay test not run: {why}", "RFC 5321 3.6.2")
+        finding = await relay_finding(session)
+        with contextlib.suppress(SmtpShellError):
+            await session.send("QUIT", Origin.AUTO)
+        return finding
+    except SmtpShellError as exc:
+        return Finding("relay", Status.INFO, f"relay test not run: {exc}", "RFC 5321 3.6.2")
+    finally:
+        await session.close()
 
 
 def _greeting_finding(code: int, lines: tuple[str, ...], timings: dict[str, float]) -> Finding:
