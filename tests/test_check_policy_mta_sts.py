@@ -458,7 +458,12 @@ def test_the_command_fetches_the_policy_on_the_port_given(setup: Setup) -> None:
     thread.start()
     try:
         port = ports.get(timeout=10)
-        with DnsResponder(zone()) as dns:
+        records = {
+            **zone(),
+            (DOMAIN, "MX"): [(300, "10 mx1.example.test.")],
+            ("mx1.example.test", "A"): [(300, "127.0.0.1")],
+        }
+        with DnsResponder(records) as dns:
             out, err, _ = run_cli(
                 "check", DOMAIN, "--nameserver", dns.nameserver, "--only", "policy",
                 "--cafile", str(setup.ca.ca_file), "--mta-sts-port", str(port), "--json",
