@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.core.arguments import ca_file, port_number, seconds_up_to
 from smtpshell.errors import UsageError
+from smtpshell.protocol.inert import inert
 
 if TYPE_CHECKING:
     from rich.status import Status as Spinner
@@ -56,6 +57,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         "outside address without AUTH, never DATA (off by default)")  # fmt: skip
 
 
+def _ip_address(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> CheckSettings:
     """Everything checked before the first packet: one line and exit status 2 if wrong."""
     from smtpshell.check.exchanger import ProbeSettings
@@ -68,6 +79,11 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     )
     from smtpshell.protocol.endpoint import find_control
 
+    if _ip_address(args.domain):
+        raise UsageError(
+            f"{inert(args.domain)} is an address, not a domain: check the domain whose "
+            "mail it takes (MX records belong to domains)"
+        )
     try:
         checked_domain(args.domain)
     except InvalidDomainError as exc:
