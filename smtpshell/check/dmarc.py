@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 from smtpshell.check.model import Finding, Section, Status
+from smtpshell.check.policy_record import RecordKind, one_record
 from smtpshell.check.policy_tags import Tags, duplicates, split_tags
-from smtpshell.core.dns import DnsError, ResolverConfig
-from smtpshell.core.dns_txt import lookup_txt
+from smtpshell.core.dns import ResolverConfig
 from smtpshell.protocol.inert import inert
 
 POLICIES = ("none", "quarantine", "reject")
@@ -67,35 +67,32 @@ def _bad_uris(value: str) -> list[str]:
     return bad
 
 
+_DMARC_RECORD = RecordKind(
+    "dmarc.record", "DMARC", is_dmarc_record, rfc="RFC 7489 6.6.3", lookup_rfc="RFC 7489 6.6.3"
+)
+
+
 async def dmarc_section(domain: str, resolver: ResolverConfig) -> Section:
     section = Section("dmarc", "DMARC (RFC 7489)")
     name = f"_dmarc.{domain}"
-    try:
-        records = await lookup_txt(name, resolver)
-    except DnsError as exc:
-        section.add(Finding("dmarc.record", Status.FAIL, inert(str(exc)), "RFC 7489 6.6.3"))
+    missing = "receivers apply no policy to forged mail"
+    if domain.count(".") >= 2:
+        missing += " (an organizational domain's record is not looked up)"
+    record = await one_record(
+        section, _DMARC_RECORD, name, resolver,
+        missing=missing, several="receivers then apply none",
+    )  # fmt: skip
+    if record is None:
         return section
-    found = [text for text in records.texts if is_dmarc_record(text)]
-    if not found:
-        summary = f"no DMARC record at {name}: receivers apply no policy to forged mail"
-        if domain.count(".") >= 2:
-            summary += " (an organizational domain's record is not looked up)"
-        section.add(Finding("dmarc.record", Status.WARN, summary, "RFC 7489 6.6.3"))
-        return section
-    if len(found) > 1:
-        summary = f"{len(found)} DMARC records at {name}: receivers then apply none"
-        multiple = {"records": found}
-        section.add(Finding("dmarc.record", Status.FAIL, summary, "RFC 7489 6.6.3", multiple))
-        return section
-    tags = split_tags(found[0])
+    tags = split_tags(record)
     problems = dmarc_problems(tags)
     if problems:
         summary = f"DMARC record at {name} is malformed: {inert(problems[0])}"
-        details = {"record": found[0], "problems": problems}
+        details = {"record": record, "problems": problems}
         section.add(Finding("dmarc.record", Status.FAIL, summary, "RFC 7489 6.4", details))
         return section
     section.add(
-        Finding("dmarc.record", Status.PASS, inert(found[0]), "RFC 7489 6.3", {"record": found[0]})
+        Finding("dmarc.record", Status.PASS, inert(record), "RFC 7489 6.3", {"record": record})
     )
     _policy_finding(section, {n.lower(): v for n, v in reversed(tags.fields)})
     return section

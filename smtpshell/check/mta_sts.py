@@ -18,14 +18,19 @@ from smtpshell.check.mta_sts_policy import (
     parse_sts_policy,
     parse_sts_record,
 )
+from smtpshell.check.policy_record import RecordKind, one_record
 from smtpshell.core.dns import DnsError, ResolverConfig, resolve_addresses
-from smtpshell.core.dns_txt import lookup_txt
 from smtpshell.core.tls import client_context
 from smtpshell.errors import SmtpShellError
 from smtpshell.protocol.inert import inert
 
 POLICY_PATH = "/.well-known/mta-sts.txt"  # RFC 8461 3.3
 ONE_DAY = 86_400
+
+
+_STS_RECORD = RecordKind(
+    "mta-sts.txt", "MTA-STS", is_sts_record, rfc="RFC 8461 3.1", lookup_rfc="RFC 8461 3.1"
+)
 
 
 def _finding(check: str, status: Status, summary: str, rfc: str, /, **details: object) -> Finding:
@@ -56,31 +61,24 @@ async def mta_sts_section(
 async def _txt_record(section: Section, domain: str, resolver: ResolverConfig) -> bool:
     """Add the mta-sts.txt finding; True when a usable record was found."""
     name = f"_mta-sts.{domain}"
-    rfc = "RFC 8461 3.1"
-    try:
-        records = await lookup_txt(name, resolver)
-    except DnsError as exc:
-        section.add(_finding("mta-sts.txt", Status.FAIL, inert(str(exc)), rfc))
+    rfc = _STS_RECORD.rfc
+    text = await one_record(
+        section, _STS_RECORD, name, resolver,
+        missing="senders may deliver over unverified TLS",
+        several="senders then assume no policy",
+    )  # fmt: skip
+    if text is None:
         return False
-    found = [text for text in records.texts if is_sts_record(text)]
-    if not found:
-        summary = f"no MTA-STS record at {name}: senders may deliver over unverified TLS"
-        section.add(_finding("mta-sts.txt", Status.WARN, summary, rfc))
-        return False
-    if len(found) > 1:
-        summary = f"{len(found)} MTA-STS records at {name}: senders then assume no policy"
-        section.add(_finding("mta-sts.txt", Status.FAIL, summary, rfc, records=found))
-        return False
-    record = parse_sts_record(found[0])
+    record = parse_sts_record(text)
     if record.problems:
         summary = f"MTA-STS record at {name} is invalid: {inert(record.problems[0])}"
         section.add(
-            _finding("mta-sts.txt", Status.FAIL, summary, rfc, record=found[0],
+            _finding("mta-sts.txt", Status.FAIL, summary, rfc, record=text,
                      problems=record.problems)
         )  # fmt: skip
         return False
     summary = f"MTA-STS record at {name}, policy id {inert(record.id or '')}"
-    section.add(_finding("mta-sts.txt", Status.PASS, summary, rfc, record=found[0]))
+    section.add(_finding("mta-sts.txt", Status.PASS, summary, rfc, record=text))
     return True
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from smtpshell.check.model import Finding, Section, Status
+from smtpshell.check.policy_record import RecordKind, one_record
 from smtpshell.check.spf_record import LOOKUP_TERMS, SpfRecord, has_macro, is_spf_record, parse_spf
 from smtpshell.core.dns import DnsError, ResolverConfig
 from smtpshell.core.dns_txt import lookup_txt
@@ -41,30 +42,28 @@ class Walk:
     path: list[str] = field(default_factory=list)  # the records being walked, for loops
 
 
+_SPF_RECORD = RecordKind(
+    "spf.record", "SPF", is_spf_record, rfc="RFC 7208 4.5", lookup_rfc="RFC 7208 4.4"
+)
+
+
 async def spf_section(domain: str, resolver: ResolverConfig) -> Section:
     section = Section("spf", "SPF (RFC 7208)")
-    try:
-        records = await lookup_txt(domain, resolver)
-    except DnsError as exc:
-        section.add(Finding("spf.record", Status.FAIL, inert(str(exc)), "RFC 7208 4.4"))
+    text = await one_record(
+        section, _SPF_RECORD, domain, resolver,
+        missing="receivers cannot tell mail forged in its name",
+        several="a permerror for every receiver",
+    )  # fmt: skip
+    if text is None:
         return section
-    found = [text for text in records.texts if is_spf_record(text)]
-    if not found:
-        summary = f"no SPF record at {domain}: receivers cannot tell mail forged in its name"
-        section.add(Finding("spf.record", Status.WARN, summary, "RFC 7208 4.5"))
-        return section
-    if len(found) > 1:
-        summary = f"{len(found)} SPF records at {domain}: a permerror for every receiver"
-        section.add(Finding("spf.record", Status.FAIL, summary, "RFC 7208 4.5", {"records": found}))
-        return section
-    record = parse_spf(found[0])
-    details: dict[str, object] = {"record": found[0]}
+    record = parse_spf(text)
+    details: dict[str, object] = {"record": text}
     if record.problems:
         summary = f"SPF record has a syntax error, a permerror: {inert(record.problems[0])}"
         details["problems"] = record.problems
         section.add(Finding("spf.record", Status.FAIL, summary, "RFC 7208 4.6", details))
         return section
-    shown = inert(found[0] if len(found[0]) <= _SHOWN else found[0][:_SHOWN] + "...")
+    shown = inert(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
     if record.notes:
         summary = f"{shown}; {inert(record.notes[0])}"
         section.add(Finding("spf.record", Status.WARN, summary, "RFC 7208 5.5", details))

@@ -10,9 +10,9 @@ import re
 from urllib.parse import urlsplit
 
 from smtpshell.check.model import Finding, Section, Status
+from smtpshell.check.policy_record import RecordKind, one_record
 from smtpshell.check.policy_tags import EXTENSION_NAME, EXTENSION_VALUE, duplicates, split_tags
-from smtpshell.core.dns import DnsError, ResolverConfig
-from smtpshell.core.dns_txt import lookup_txt
+from smtpshell.core.dns import ResolverConfig
 from smtpshell.protocol.inert import inert
 
 RFC = "RFC 8460 3"
@@ -56,29 +56,27 @@ def _uri_problem(uri: str) -> str | None:
     return "only mailto: and https: report URIs are defined"
 
 
+_TLSRPT_RECORD = RecordKind("tls-rpt.txt", "TLS-RPT", is_tlsrpt_record, rfc=RFC, lookup_rfc=RFC)
+
+
 async def tls_rpt_section(domain: str, resolver: ResolverConfig) -> Section:
     section = Section("tls-rpt", "TLS-RPT (RFC 8460)")
     name = f"_smtp._tls.{domain}"
-    try:
-        records = await lookup_txt(name, resolver)
-    except DnsError as exc:
-        section.add(Finding("tls-rpt.txt", Status.FAIL, inert(str(exc)), RFC))
+    record = await one_record(
+        section, _TLSRPT_RECORD, name, resolver,
+        missing="nobody hears of TLS failures sending here",
+        several="senders then report nothing",
+    )  # fmt: skip
+    if record is None:
         return section
-    found = [text for text in records.texts if is_tlsrpt_record(text)]
-    if not found:
-        summary = f"no TLS-RPT record at {name}: nobody hears of TLS failures sending here"
-        section.add(Finding("tls-rpt.txt", Status.WARN, summary, RFC))
-    elif len(found) > 1:
-        summary = f"{len(found)} TLS-RPT records at {name}: senders then report nothing"
-        section.add(Finding("tls-rpt.txt", Status.FAIL, summary, RFC, {"records": found}))
-    elif (result := tlsrpt_problems(found[0]))[0]:
+    if (result := tlsrpt_problems(record))[0]:
         problems = result[0]
         summary = f"TLS-RPT record at {name} is invalid: {inert(problems[0])}"
-        details = {"record": found[0], "problems": problems}
+        details = {"record": record, "problems": problems}
         section.add(Finding("tls-rpt.txt", Status.FAIL, summary, RFC, details))
     else:
         uris = result[1]
         summary = f"TLS reports go to {', '.join(inert(u) for u in uris)}"
-        details = {"record": found[0], "rua": uris}
+        details = {"record": record, "rua": uris}
         section.add(Finding("tls-rpt.txt", Status.PASS, summary, RFC, details))
     return section
