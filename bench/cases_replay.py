@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 
 from context import Bench
-from invocations import checked, delivery_timeout, fresh, smtplib_many
+from invocations import checked, fresh, smtplib_many
 from measure import Contender, Invocation, interleave
 from messages import transcript
 from report import WALL, Row, comparison
@@ -29,7 +29,7 @@ def replay(bench: Bench) -> list[Row]:
                 )
             argv = [*bench.smtpshell, "replay", str(folder), "--connect", target.address,
                     "--jobs", str(jobs)]  # fmt: skip
-            verify = checked(target, sent, [], delivery_timeout(sent))
+            verify = checked(target, sent, [])
 
             def verify_and_clean() -> None:
                 verify()

@@ -24,9 +24,10 @@ def fresh(target: Target, size: int = 2048, count: int = 1) -> Messages:
     return {t: message(t, target.sender, target.recipient, size) for t in tokens}
 
 
-def checked(
-    target: Target, sent: Mapping[str, bytes], inputs: list[Path], timeout: float
-) -> Callable[[], None]:
+def checked(target: Target, sent: Mapping[str, bytes], inputs: list[Path]) -> Callable[[], None]:
+    """After a run: every message in ``sent`` arrived intact; the input files go."""
+    timeout = delivery_timeout(sent)
+
     def verify() -> None:
         target.mailbox.expect(sent, timeout)
         for path in inputs:
@@ -55,20 +56,25 @@ def piped_session(
     )
     tls = ["--starttls", "--cafile", str(target.ca_file)] if starttls else []
     argv = [*bench.smtpshell, *tls, target.host, str(port or target.port)]
-    return Invocation(argv, script, checked(target, sent, [script], delivery_timeout(sent)))
+    return Invocation(argv, script, checked(target, sent, [script]))
+
+
+def _message_file(bench: Bench, sent: Messages) -> Path:
+    """The one message of ``sent``, in a file of its own."""
+    ((token, text),) = sent.items()
+    return bench.file(f"message-{token}.eml", text)
 
 
 def send_command(
     bench: Bench, target: Target, sent: Messages, starttls: bool = False
 ) -> Invocation:
     """``smtpshell send --raw FILE``: the prepared message, as it is."""
-    ((token, text),) = sent.items()
-    path = bench.file(f"message-{token}.eml", text)
+    path = _message_file(bench, sent)
     tls = ["--starttls", "--cafile", str(target.ca_file)] if starttls else []
     argv = [*bench.smtpshell, "send", "--server", target.address, *tls, "--from", target.sender,
             "--to", target.recipient, "--helo", "bench.test", "--raw", str(path),
             "--quiet"]  # fmt: skip
-    return Invocation(argv, None, checked(target, sent, [path], delivery_timeout(sent)))
+    return Invocation(argv, None, checked(target, sent, [path]))
 
 
 def smtplib_script(
@@ -79,8 +85,7 @@ def smtplib_script(
     port: int | None = None,
 ) -> Invocation:
     """The ten-line smtplib script, sending the message read from a file."""
-    ((token, text),) = sent.items()
-    path = bench.file(f"message-{token}.eml", text)
+    path = _message_file(bench, sent)
     tls = [str(target.ca_file)] if starttls else []
     argv = [
         *bench.python("smtplib_send.py"),
@@ -91,7 +96,7 @@ def smtplib_script(
         str(path),
         *tls,
     ]
-    return Invocation(argv, None, checked(target, sent, [path], delivery_timeout(sent)))
+    return Invocation(argv, None, checked(target, sent, [path]))
 
 
 def smtplib_many(
@@ -113,7 +118,7 @@ def smtplib_many(
         str(count),
         mode,
     ]
-    return Invocation(argv, None, checked(target, sent, [path], delivery_timeout(sent)))
+    return Invocation(argv, None, checked(target, sent, [path]))
 
 
 def swaks(
@@ -145,7 +150,7 @@ def swaks(
         argv += ["--tls", "--tls-verify", "--tls-ca-path", str(target.ca_file)]
     if pipeline:
         argv.append("--pipeline")
-    return Invocation(argv, path, checked(target, sent, [path], delivery_timeout(sent)))
+    return Invocation(argv, path, checked(target, sent, [path]))
 
 
 def raw_socket(bench: Bench, target: Target, sent: Messages) -> Invocation:
@@ -158,4 +163,4 @@ def raw_socket(bench: Bench, target: Target, sent: Messages) -> Invocation:
     )
     body = bench.file(f"body-{token}.bin", dot_stuffed(text))
     argv = [*bench.python("raw_socket.py"), target.host, str(target.port), str(head), str(body)]
-    return Invocation(argv, None, checked(target, sent, [head, body], delivery_timeout(sent)))
+    return Invocation(argv, None, checked(target, sent, [head, body]))
