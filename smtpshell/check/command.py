@@ -70,7 +70,7 @@ def _ip_address(text: str) -> bool:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> CheckSettings:
     """Everything checked before the first packet: one line and exit status 2 if wrong."""
     from smtpshell.check.exchanger import ProbeSettings
-    from smtpshell.check.run import CheckSettings, policy_module
+    from smtpshell.check.run import CheckSettings
     from smtpshell.core.dns import (
         InvalidDomainError,
         ResolverConfig,
@@ -92,8 +92,6 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     if not helo or find_control(helo) is not None or any(c.isspace() for c in helo):
         raise UsageError(f"--helo {helo!r}: a name without spaces or control characters")
     only = frozenset(args.only) if args.only else None
-    if only is not None and "policy" in only and policy_module() is None:
-        raise UsageError("--only policy: the policy checks are not available in this version")
     try:
         resolver = ResolverConfig.from_env(args.nameserver, args.timeout, environ)
     except ResolverConfigError as exc:

@@ -14,7 +14,6 @@ import asyncio
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import ModuleType
 
 from smtpshell.check import dane
 from smtpshell.check.dns_section import Exchanger, dns_section
@@ -39,14 +38,6 @@ class CheckSettings:
 
     def wants(self, part: str) -> bool:
         return self.only is None or part in self.only
-
-
-def policy_module() -> ModuleType | None:
-    """``smtpshell.check.policy``, or None where it is not installed."""
-    try:
-        return importlib.import_module("smtpshell.check.policy")
-    except ImportError:
-        return None
 
 
 async def check_domain(
@@ -139,9 +130,8 @@ def _dane_findings(
 async def _policy(
     domain: str, mx_names: list[str], settings: CheckSettings, say: Progress
 ) -> list[Section]:
-    module = policy_module()
-    if module is None:
-        return []  # the command refuses --only policy before this point
+    # Imported here: the policies bring an HTTPS client that DNS and TLS checks need not.
+    module = importlib.import_module("smtpshell.check.policy")
     say(f"checking the policies of {domain}")
     probe_settings = settings.probe
     try:
