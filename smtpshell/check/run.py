@@ -4,8 +4,9 @@ parallel, then the sender policies; progress reported as it goes.
 Every exchanger address is probed at once, up to `CONCURRENCY` at a time, each step
 bounded by the time-out: one dead or slow exchanger costs its own time-out, not
 the sum of everyone's. The parts to run are chosen with ``only`` ("dns", "tls",
-"policy"); the policy part (MTA-STS, TLS-RPT, SPF, DMARC) lives in
-``smtpshell.check.policy`` and is left out when that module is not installed.
+"policy"); the policy part (MTA-STS, TLS-RPT, SPF, DMARC) is
+``smtpshell.check.policy``, skipped where the MX lookup failed or the domain takes
+no mail.
 """
 
 from __future__ import annotations
