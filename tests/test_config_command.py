@@ -13,8 +13,6 @@ from test_profiles import SECRET, SEED_SSMTP_CONF
 
 from smtpshell.cli.config_command import (
     default_profiles_text,
-    load_user_profile,
-    password_asker,
     run_config,
 )
 from smtpshell.cli.environment import Environment
@@ -275,10 +273,11 @@ def test_a_linked_profiles_file_is_replaced_where_it_lives(
 def test_the_profile_a_command_line_names(config: Config) -> None:
     config.run("init")
     env = Environment(io.StringIO(), io.StringIO(), io.StringIO(), config.environ)
-    profile, path = load_user_profile(env, "qq")
-    assert (profile.name, path) == ("qq", config.file)
-    assert load_user_profile(env)[0].name == "local"
-    assert password_asker(env) is None  # piped input: nobody to ask
+    path = env.profiles_file
+    profiles = load_profiles(path)
+    assert (profiles.get("qq").name, path) == ("qq", config.file)
+    assert profiles.get().name == "local"
+    assert env.password_asker() is None  # piped input: nobody to ask
 
 
 def test_import_names_an_unreadable_file_inertly(config: Config, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
@@ -39,23 +39,6 @@ NEW_FILE_HEADER = (
     "# smtpshell connection profiles: `smtpshell config init --force` would replace\n"
     "# this file with a commented example of every key.\n"
 )
-
-
-def profiles_path(env: Environment) -> Path:
-    """Where the profiles file is: ``profiles.toml`` in the user's config directory."""
-    return env.profiles_file
-
-
-def load_user_profile(env: Environment, name: str | None = None) -> tuple[Profile, Path]:
-    """The profile ``--profile NAME`` means (None: the default one) and its file,
-    for ``resolve_password``'s warning about a file others can read."""
-    path = profiles_path(env)
-    return load_profiles(path).get(name), path
-
-
-def password_asker(env: Environment) -> Callable[[str], str] | None:
-    """A prompt with echo off on a terminal, else None (``Environment.password_asker``)."""
-    return env.password_asker()
 
 
 def default_profiles_text() -> str:
@@ -98,7 +81,7 @@ def build_parser() -> ArgumentParser:
 def run_config(args: Sequence[str], env: Environment) -> int:
     """``smtpshell config ARGS``; raises the package's errors for the caller to show."""
     options = build_parser().parse_args(list(args))
-    path = profiles_path(env)
+    path = env.profiles_file
     if options.action == "init":
         _init(path, options.force, env)
     elif options.action == "path":
