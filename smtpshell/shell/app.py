@@ -468,8 +468,7 @@ class Shell:
     def _server_line(self, line: str) -> str | None:
         """What ``_command`` would send of ``line`` with nothing else to do, or None
         when it would do more or other (a local command, a slip, a refusal), when the
-        line is or may be a secret, or when it is not a command (DATA, AUTH answers).
-        Keep in step with ``handle`` and ``_command``."""
+        line is or may be a secret, or when it is not a command (DATA, AUTH answers)."""
         session = self.session
         if not session.connected or session.in_data or self._typing_secret():
             return None
@@ -477,13 +476,10 @@ class Shell:
             return None
         if self.registry.secret_start(line) is not None:
             return None  # AUTH PLAIN with its initial response: the usual path
-        escaped = line.startswith("\\")
-        if not escaped and self.registry.near_miss(line) is not None:
-            return None
-        sent = line[1:] if escaped else line
-        if self._auth_answers_next and not escaped and verb_of(sent) not in SMTP_VERBS:
-            return None
-        return sent
+        try:
+            return self._to_send(line)
+        except (UsageError, NotConnected):
+            return None  # _command says why, on the usual path
 
     async def _handle_typed(
         self, lines: list[str], pasted: list[tuple[str, int | None]] | None = None
@@ -687,6 +683,14 @@ class Shell:
         if not self.session.connected and (offline := meaning_offline(line)) is not None:
             await offline[0](self, offline[1])  # QUIT and HELP at smtpshell>
             return
+        line = self._to_send(line)
+        self._auth_answers_next = verb_of(line) == "AUTH"
+        await self.session.send(line)
+
+    def _to_send(self, line: str) -> str:
+        """The text a line that is no local command sends to the server (a leading
+        ``\\`` dropped), or the error that refuses it: a slip of a local command's
+        name, no connection, or a line after AUTH the server did not ask for."""
         escaped = line.startswith("\\")
         if escaped:
             line = line[1:]
@@ -698,8 +702,7 @@ class Shell:
             )
         if not self.session.connected:
             raise NotConnected("not connected: use connect HOST[:PORT] (? lists local commands)")
-        verb = verb_of(line)
-        if self._auth_answers_next and not escaped and verb not in SMTP_VERBS:
+        if self._auth_answers_next and not escaped and verb_of(line) not in SMTP_VERBS:
             # The lines after AUTH (pasted, piped or typed ahead) are its answers, but
             # the server sent no 334 for them: sent now they would be commands, shown,
             # recorded and logged by the server as such (RFC 4954 4).
@@ -707,5 +710,4 @@ class Shell:
                 "not sent: the server is not waiting for an AUTH answer (no 334); "
                 "start the line with \\ to send it anyway"
             )
-        self._auth_answers_next = verb == "AUTH"
-        await self.session.send(line)
+        return line
