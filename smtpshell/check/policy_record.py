@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smtpshell.check.model import Finding, Section, Status
-from smtpshell.core.dns import ResolverConfig
-from smtpshell.core.dns_txt import DnsError, lookup_txt
+from smtpshell.core.dns import DnsError, ResolverConfig
+from smtpshell.core.dns_records import lookup_txt
 from smtpshell.protocol.inert import inert
 
 

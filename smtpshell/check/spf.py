@@ -23,7 +23,7 @@ from smtpshell.check.model import Finding, Section, Status
 from smtpshell.check.policy_record import RecordKind, one_record
 from smtpshell.check.spf_record import LOOKUP_TERMS, SpfRecord, has_macro, is_spf_record, parse_spf
 from smtpshell.core.dns import DnsError, ResolverConfig
-from smtpshell.core.dns_txt import lookup_txt
+from smtpshell.core.dns_records import lookup_txt
 from smtpshell.protocol.inert import inert
 
 LOOKUP_LIMIT = 10  # RFC 7208 4.6.4

@@ -50,6 +50,44 @@ async def query_records(name: str, rdtype: str, config: ResolverConfig) -> Recor
     The AD bit is asked for (RFC 6840 5.7) so that a validating resolver says
     whether the data was authenticated.
     """
+    shown, answer, exists = await _ask(name, rdtype, config)
+    if answer is None:
+        return RecordAnswer(shown, rdtype, (), exists=exists)
+    return _from_answer(shown, rdtype, answer)
+
+
+@dataclass(frozen=True)
+class TxtRecords:
+    """The TXT records of one name, each record's character-strings joined."""
+
+    name: str  # as asked, lower case, without the final dot
+    texts: tuple[str, ...]  # in the server's order; empty for NXDOMAIN or no data
+
+
+async def lookup_txt(name: str, config: ResolverConfig) -> TxtRecords:
+    """The TXT records of ``name``, for the policy checks (MTA-STS, TLS-RPT, SPF,
+    DMARC), with NXDOMAIN and NODATA as no records; raises `DnsError` as
+    :func:`query_records` does.
+
+    A record's strings are joined without a separator (RFC 7208 3.3, which the
+    others follow) and decoded as UTF-8 with bad bytes replaced: the records are
+    ASCII by definition, so anything else is the caller's syntax error to report,
+    never a failed lookup. The text stays data: whoever shows it makes it inert.
+    """
+    shown, answer, _exists = await _ask(name, "TXT", config)
+    if answer is None or answer.rrset is None:
+        return TxtRecords(shown, ())
+    texts = tuple(
+        b"".join(rdata.strings).decode("utf-8", errors="replace") for rdata in answer.rrset
+    )
+    return TxtRecords(shown, texts)
+
+
+async def _ask(
+    name: str, rdtype: str, config: ResolverConfig
+) -> tuple[str, dns.resolver.Answer | None, bool]:
+    """(the name as shown, the answer or None when there are no records, whether
+    the name exists): one question with its own deadline, the AD bit asked for."""
     import dns.flags
 
     qname, shown = _domain_name(name)
@@ -58,10 +96,10 @@ async def query_records(name: str, rdtype: str, config: ResolverConfig) -> Recor
     try:
         answer = await lookup.query(qname, rdtype)
     except NoSuchDomainError:
-        return RecordAnswer(shown, rdtype, (), exists=False)
+        return shown, None, False
     if answer is None or answer.rrset is None:
-        return RecordAnswer(shown, rdtype, ())
-    return _from_answer(shown, rdtype, answer)
+        return shown, None, True
+    return shown, answer, True
 
 
 def _from_answer(shown: str, rdtype: str, answer: dns.resolver.Answer) -> RecordAnswer:
