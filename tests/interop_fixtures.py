@@ -17,6 +17,24 @@ from auth_text import b64
 from interop_env import InteropEnv, InteropUser
 
 
+def alice_login_session(env: InteropEnv, body: list[str]) -> list[str]:
+    """A piped session: log in as alice with AUTH LOGIN (typed base64) and mail her
+    ``body`` (message lines, before the "."), then QUIT."""
+    alice = env.alice
+    return [
+        "EHLO client.test",
+        "AUTH LOGIN",
+        b64(alice.address),
+        b64(alice.password),
+        f"MAIL FROM:<{alice.address}>",
+        f"RCPT TO:<{alice.address}>",
+        "DATA",
+        *body,
+        ".",
+        "QUIT",
+    ]
+
+
 def plain_response(user: InteropUser, password: str | None = None) -> str:
     """The AUTH PLAIN initial response ``base64(\\0user\\0password)`` (RFC 4616 2)."""
     secret = user.password if password is None else password

@@ -16,7 +16,7 @@ import pytest
 from auth_text import b64
 from cli_runner import run_cli
 from interop_env import InteropEnv, expected_delivery, find_delivered
-from interop_fixtures import marker, prompt
+from interop_fixtures import alice_login_session, marker, prompt
 from pty_shell import ShellPty, converse
 
 pytestmark = pytest.mark.interop
@@ -34,21 +34,9 @@ def login_vars(env: InteropEnv) -> list[str]:
 def test_batch_recording_replays_unchanged(env: InteropEnv, tmp_path: Path) -> None:
     tag = marker("interop-record")
     recording = tmp_path / "session.smtp"
-    script = [
-        "EHLO client.test",
-        "AUTH LOGIN",
-        b64(env.alice.address),
-        b64(env.alice.password),
-        f"MAIL FROM:<{env.alice.address}>",
-        f"RCPT TO:<{env.alice.address}>",
-        "DATA",
-        f"Subject: {tag} # not a comment",
-        "",
-        ".leading dot",
-        "${NOT_A_VAR}",
-        ".",
-        "QUIT",
-    ]
+    script = alice_login_session(
+        env, [f"Subject: {tag} # not a comment", "", ".leading dot", "${NOT_A_VAR}"]
+    )
     out, err, status = run_cli(
         "--connect", f"{env.host}:{env.smtps_port}", "--tls", "--cafile", str(env.ca_file),
         "--record", str(recording), "--no-history", stdin="\n".join(script) + "\n",

@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
-from auth_text import b64
 from cli_runner import run_cli
 from interop_env import InteropEnv
-from interop_fixtures import marker
+from interop_fixtures import alice_login_session, marker
 
 from smtpshell.playback import ScriptServer
 
@@ -60,20 +59,7 @@ def test_a_session_recorded_against_postfix_served_back_to_the_same_client(
 ) -> None:
     recording = tmp_path / "session.smtp"
     script = "\n".join(
-        [
-            "EHLO client.test",
-            "AUTH LOGIN",
-            b64(env.alice.address),
-            b64(env.alice.password),
-            f"MAIL FROM:<{env.alice.address}>",
-            f"RCPT TO:<{env.alice.address}>",
-            "DATA",
-            f"Subject: {marker('playback')}",
-            "",
-            ".leading dot",
-            ".",
-            "QUIT",
-        ]
+        alice_login_session(env, [f"Subject: {marker('playback')}", "", ".leading dot"])
     )
     out, err, status = run_cli(
         "--connect", f"{env.host}:{env.smtps_port}", "--tls", "--cafile", str(env.ca_file),
