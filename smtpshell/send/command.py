@@ -29,6 +29,7 @@ from smtpshell.send.outcome import SendStatus, exit_status, report
 if TYPE_CHECKING:
     from smtpshell.core.events import Listener
     from smtpshell.core.profiles import Profile
+    from smtpshell.protocol.reply import Reply
     from smtpshell.send.message import OutgoingMessage
     from smtpshell.send.redact import Redactor
     from smtpshell.send.routing import Route
@@ -577,8 +578,5 @@ def _summarise(
     stream.flush()
 
 
-def _reply_line(reply: object) -> str:
-    from smtpshell.protocol.reply import Reply
-
-    assert isinstance(reply, Reply)
+def _reply_line(reply: Reply) -> str:
     return inert(f"{reply.code} {' '.join(reply.lines)}")
