@@ -18,6 +18,10 @@ SMTP_VERBS = frozenset(
     }
 )  # fmt: skip
 
+# RFC 2920 3.1: the commands after which more may be sent before their reply (a
+# pipelined group goes on); any other ends its group, or waits.
+PIPELINE_MAY_CONTINUE = frozenset({"MAIL", "RCPT", "RSET"})
+
 # RFC 5321 4.5.3.1.4: 512 octets including CRLF; we only warn, servers differ.
 MAX_COMMAND_OCTETS = 512
 

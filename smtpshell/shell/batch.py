@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from smtpshell.core.events import Closed, Connected, Event, Received, Sent
 from smtpshell.errors import CommandRejected, SmtpShellError, UsageError
-from smtpshell.protocol.commands import check_data_line, verb_of
+from smtpshell.protocol.commands import PIPELINE_MAY_CONTINUE, check_data_line, verb_of
 from smtpshell.protocol.dotstuff import MAX_TEXT_LINE_OCTETS
 from smtpshell.protocol.inert import inert
 from smtpshell.protocol.state import AUTH_RESPONSE, END_DATA, GREETING
@@ -111,7 +111,6 @@ class GroupRole(enum.Enum):
 # RFC 2920 3.1: RSET, MAIL and RCPT may appear anywhere in a group; EHLO, DATA and
 # QUIT (and, by RFC 3207 and RFC 4954, STARTTLS and AUTH) only last. Any other
 # command (NOOP, VRFY, an unknown verb) waits for the replies owed before it goes.
-_GROUP_MEMBERS = frozenset({"MAIL", "RCPT", "RSET"})
 _GROUP_ENDS = frozenset({"HELO", "EHLO", "LHLO", "DATA", "QUIT", "STARTTLS", "AUTH"})
 
 
@@ -130,7 +129,7 @@ def group_role(session: Session, registry: Registry, line: str) -> GroupRole:
     ):
         return GroupRole.NONE
     verb = verb_of(line.removeprefix("\\"))
-    if verb in _GROUP_MEMBERS:
+    if verb in PIPELINE_MAY_CONTINUE:
         return GroupRole.MEMBER
     return GroupRole.LAST if verb in _GROUP_ENDS else GroupRole.NONE
 

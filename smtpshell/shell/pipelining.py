@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
-# The commands after which more may be sent before their reply (RFC 2920 3.1).
-MAY_CONTINUE = frozenset({"MAIL", "RCPT", "RSET"})
+from smtpshell.protocol.commands import PIPELINE_MAY_CONTINUE
 
 
 def group_size(verbs: Iterable[str | None]) -> int:
@@ -27,7 +26,7 @@ def group_size(verbs: Iterable[str | None]) -> int:
         if verb is None:
             break
         size += 1
-        if verb not in MAY_CONTINUE:
+        if verb not in PIPELINE_MAY_CONTINUE:
             break
     return size
 
